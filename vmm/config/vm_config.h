@@ -1,0 +1,75 @@
+#pragma once
+// The validated configuration of one microVM. Produced by api/ (config file or REST bodies),
+// consumed by the VMM builder. Field names follow Firecracker's schema.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hearth {
+
+// Hearth extension: which entry point of the kernel ELF to use.
+enum class BootProtocol { kLinux64, kPvh };
+
+struct BootSourceConfig {
+  std::string kernel_image_path;
+  std::optional<std::string> initrd_path;
+  std::optional<std::string> boot_args;
+  BootProtocol boot_protocol = BootProtocol::kLinux64;
+};
+
+struct MachineConfig {
+  uint32_t vcpu_count = 1;
+  uint32_t mem_size_mib = 128;
+  bool smt = false;
+  bool track_dirty_pages = false;
+};
+
+struct TokenBucketConfig {
+  uint64_t size = 0;
+  uint64_t one_time_burst = 0;
+  uint64_t refill_time_ms = 0;
+};
+
+struct RateLimiterConfig {
+  std::optional<TokenBucketConfig> bandwidth;
+  std::optional<TokenBucketConfig> ops;
+};
+
+enum class CacheType { kUnsafe, kWriteback };
+enum class IoEngine { kSync, kAsync };
+
+struct DriveConfig {
+  std::string drive_id;
+  std::string path_on_host;
+  bool is_root_device = false;
+  std::optional<std::string> partuuid;
+  bool is_read_only = false;
+  CacheType cache_type = CacheType::kUnsafe;
+  IoEngine io_engine = IoEngine::kSync;
+  std::optional<RateLimiterConfig> rate_limiter;
+};
+
+enum class LogLevel { kTrace, kDebug, kInfo, kWarning, kError, kOff };
+
+struct LoggerConfig {
+  std::optional<std::string> log_path;
+  LogLevel level = LogLevel::kInfo;
+  bool show_level = false;
+  bool show_log_origin = false;
+  std::optional<std::string> module;
+};
+
+struct MetricsConfig {
+  std::string metrics_path;
+};
+
+struct VmConfig {
+  std::optional<BootSourceConfig> boot_source;
+  MachineConfig machine;
+  std::vector<DriveConfig> drives;
+  std::optional<LoggerConfig> logger;
+  std::optional<MetricsConfig> metrics;
+};
+
+}  // namespace hearth

@@ -1,0 +1,118 @@
+// The config file as a whole, and VmConfig -> JSON.
+#include "api/config_json.h"
+
+#include <fmt/format.h>
+
+#include "api/json_reader.h"
+#include "vmm/base/error.h"
+
+namespace hearth::api {
+
+VmConfig parse_config_file(std::string_view json_text) {
+  return parse_config(parse_json(json_text, "config file"));
+}
+
+VmConfig parse_config(const nlohmann::json& root) {
+  // Recognised Firecracker sections that Hearth cannot run yet get a clear message.
+  static constexpr std::string_view kNotYet[] = {"network-interfaces", "balloon", "vsock",
+                                                 "entropy", "mmds-config", "cpu-config"};
+  ObjectReader r(root, "config file",
+                 {"boot-source", "machine-config", "drives", "logger", "metrics",
+                  "network-interfaces", "balloon", "vsock", "entropy", "mmds-config",
+                  "cpu-config"});
+  for (std::string_view key : kNotYet) {
+    const nlohmann::json* v = r.get(key);
+    // An empty list of NICs configures nothing, and Firecracker examples often carry one.
+    if (v == nullptr || (v->is_array() && v->empty())) continue;
+    throw Error(fmt::format("{} is not supported yet", key));
+  }
+
+  VmConfig c;
+  if (!r.has("boot-source")) throw Error("config file: missing required field 'boot-source'");
+  c.boot_source = parse_boot_source(*r.get("boot-source"));
+  if (const auto* m = r.get("machine-config")) c.machine = parse_machine_config(*m);
+  if (const auto* drives = r.get("drives")) {
+    if (!drives->is_array()) throw_type_error("drives", "an array", *drives);
+    for (size_t i = 0; i < drives->size(); ++i) {
+      std::string context = fmt::format("drives[{}]", i);
+      DriveConfig d = parse_drive((*drives)[i], context);
+      for (const DriveConfig& earlier : c.drives) {
+        if (earlier.drive_id == d.drive_id) {
+          throw Error(fmt::format("{}.drive_id: duplicate drive_id '{}'", context, d.drive_id));
+        }
+      }
+      upsert_drive(c.drives, std::move(d), context);
+    }
+  }
+  if (const auto* l = r.get("logger")) c.logger = parse_logger(*l);
+  if (const auto* m = r.get("metrics")) c.metrics = parse_metrics(*m);
+  return c;
+}
+
+nlohmann::json to_json(const BootSourceConfig& boot) {
+  nlohmann::json j = {{"kernel_image_path", boot.kernel_image_path},
+                      {"boot_protocol", boot_protocol_name(boot.boot_protocol)}};
+  if (boot.initrd_path) j["initrd_path"] = *boot.initrd_path;
+  if (boot.boot_args) j["boot_args"] = *boot.boot_args;
+  return j;
+}
+
+nlohmann::json to_json(const MachineConfig& machine) {
+  return {{"vcpu_count", machine.vcpu_count},
+          {"mem_size_mib", machine.mem_size_mib},
+          {"smt", machine.smt},
+          {"track_dirty_pages", machine.track_dirty_pages}};
+}
+
+namespace {
+nlohmann::json to_json(const TokenBucketConfig& b) {
+  return {{"size", b.size}, {"one_time_burst", b.one_time_burst}, {"refill_time", b.refill_time_ms}};
+}
+}  // namespace
+
+nlohmann::json to_json(const RateLimiterConfig& limiter) {
+  nlohmann::json j = nlohmann::json::object();
+  if (limiter.bandwidth) j["bandwidth"] = to_json(*limiter.bandwidth);
+  if (limiter.ops) j["ops"] = to_json(*limiter.ops);
+  return j;
+}
+
+nlohmann::json to_json(const DriveConfig& drive) {
+  nlohmann::json j = {{"drive_id", drive.drive_id},
+                      {"path_on_host", drive.path_on_host},
+                      {"is_root_device", drive.is_root_device},
+                      {"is_read_only", drive.is_read_only},
+                      {"cache_type", drive.cache_type == CacheType::kWriteback ? "Writeback"
+                                                                               : "Unsafe"},
+                      {"io_engine", drive.io_engine == IoEngine::kAsync ? "Async" : "Sync"}};
+  if (drive.partuuid) j["partuuid"] = *drive.partuuid;
+  if (drive.rate_limiter) j["rate_limiter"] = to_json(*drive.rate_limiter);
+  return j;
+}
+
+nlohmann::json to_json(const LoggerConfig& logger) {
+  nlohmann::json j = {{"level", log_level_name(logger.level)},
+                      {"show_level", logger.show_level},
+                      {"show_log_origin", logger.show_log_origin}};
+  if (logger.log_path) j["log_path"] = *logger.log_path;
+  if (logger.module) j["module"] = *logger.module;
+  return j;
+}
+
+nlohmann::json to_json(const MetricsConfig& metrics) {
+  return {{"metrics_path", metrics.metrics_path}};
+}
+
+nlohmann::json to_json(const VmConfig& config) {
+  nlohmann::json j = nlohmann::json::object();
+  if (config.boot_source) j["boot-source"] = to_json(*config.boot_source);
+  j["machine-config"] = to_json(config.machine);
+  nlohmann::json drives = nlohmann::json::array();
+  for (const DriveConfig& d : config.drives) drives.push_back(to_json(d));
+  j["drives"] = std::move(drives);
+  if (config.logger) j["logger"] = to_json(*config.logger);
+  if (config.metrics) j["metrics"] = to_json(*config.metrics);
+  return j;
+}
+
+}  // namespace hearth::api

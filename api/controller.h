@@ -1,0 +1,50 @@
+#pragma once
+// The typed operations of the REST API. The API thread parses and validates HTTP+JSON, then one
+// of these methods runs on the VMM thread (through RequestQueue). Implementations never throw to
+// the caller: failures come back as a Fault.
+#include <string>
+
+#include "api/config_json.h"
+#include "api/result.h"
+#include "vmm/config/vm_config.h"
+
+namespace hearth::api {
+
+// GET / (Firecracker's InstanceInfo).
+struct InstanceInfo {
+  std::string id = "anonymous-instance";
+  std::string state = "Not started";  // "Not started" | "Running" | "Paused"
+  std::string vmm_version;
+  std::string app_name = "Hearth";
+};
+
+// PUT /serial: where the guest's serial output goes.
+struct SerialConfig {
+  std::string serial_out_path;
+};
+
+class Controller {
+ public:
+  virtual ~Controller() = default;
+
+  virtual Result<InstanceInfo> describe_instance() = 0;
+  virtual Result<VmConfig> get_vm_config() = 0;
+  virtual Result<MachineConfig> get_machine_config() = 0;
+
+  virtual Result<> put_boot_source(const BootSourceConfig& boot) = 0;
+  virtual Result<> put_machine_config(const MachineConfig& machine) = 0;
+  virtual Result<> patch_machine_config(const MachineConfigPatch& patch) = 0;
+  virtual Result<> put_drive(const DriveConfig& drive) = 0;
+  virtual Result<> patch_drive(const DrivePatch& patch) = 0;
+  virtual Result<> put_logger(const LoggerConfig& logger) = 0;
+  virtual Result<> put_metrics(const MetricsConfig& metrics) = 0;
+  virtual Result<> put_serial(const SerialConfig& serial) = 0;
+
+  virtual Result<> instance_start() = 0;
+  virtual Result<> send_ctrl_alt_del() = 0;
+  virtual Result<> flush_metrics() = 0;
+  virtual Result<> pause() = 0;
+  virtual Result<> resume() = 0;
+};
+
+}  // namespace hearth::api

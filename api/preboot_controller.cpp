@@ -1,0 +1,153 @@
+#include "api/preboot_controller.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "api/config_checks.h"
+#include "vmm/base/error.h"
+
+namespace hearth::api {
+namespace {
+
+template <typename F>
+Result<> catching(F&& f) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    return bad_request(e.what());
+  }
+}
+
+}  // namespace
+
+PrebootConfigController::PrebootConfigController(std::string vmm_version, VmConfig initial,
+                                                 metrics::Registry& registry)
+    : vmm_version_(std::move(vmm_version)), config_(std::move(initial)), registry_(registry) {
+  if (config_.metrics) metrics_sink_ = std::make_unique<metrics::LineSink>(config_.metrics->metrics_path);
+}
+
+template <typename F>
+Result<> PrebootConfigController::preboot(std::string_view operation, F&& f) {
+  if (state_ != VmState::kNotStarted) {
+    return bad_request(fmt::format("{} is not allowed after boot", operation));
+  }
+  return catching([&]() -> Result<> {
+    f();
+    return {};
+  });
+}
+
+Result<InstanceInfo> PrebootConfigController::describe_instance() {
+  InstanceInfo info;
+  info.vmm_version = vmm_version_;
+  info.state = state_ == VmState::kNotStarted ? "Not started"
+               : state_ == VmState::kRunning  ? "Running"
+                                              : "Paused";
+  return info;
+}
+
+Result<VmConfig> PrebootConfigController::get_vm_config() { return config_; }
+Result<MachineConfig> PrebootConfigController::get_machine_config() { return config_.machine; }
+
+Result<> PrebootConfigController::put_boot_source(const BootSourceConfig& boot) {
+  return preboot("PUT /boot-source", [&] {
+    check_boot_source_paths(boot);
+    config_.boot_source = boot;
+  });
+}
+
+Result<> PrebootConfigController::put_machine_config(const MachineConfig& machine) {
+  return preboot("PUT /machine-config", [&] {
+    validate_machine_config(machine, "machine-config");
+    config_.machine = machine;
+  });
+}
+
+Result<> PrebootConfigController::patch_machine_config(const MachineConfigPatch& patch) {
+  return preboot("PATCH /machine-config", [&] {
+    config_.machine = apply_machine_config_patch(config_.machine, patch);
+  });
+}
+
+Result<> PrebootConfigController::put_drive(const DriveConfig& drive) {
+  return preboot("PUT /drives", [&] {
+    check_drive_path(drive);
+    upsert_drive(config_.drives, drive, "drive");
+  });
+}
+
+Result<> PrebootConfigController::patch_drive(const DrivePatch& patch) {
+  auto it = std::find_if(config_.drives.begin(), config_.drives.end(),
+                         [&](const DriveConfig& d) { return d.drive_id == patch.drive_id; });
+  if (it == config_.drives.end()) {
+    return bad_request(fmt::format("drive: no drive with drive_id '{}'", patch.drive_id));
+  }
+  if (state_ != VmState::kNotStarted) return catching([&] { return update_drive(patch); });
+  return catching([&]() -> Result<> {
+    DriveConfig updated = *it;
+    if (patch.path_on_host) updated.path_on_host = *patch.path_on_host;
+    if (patch.rate_limiter) updated.rate_limiter = patch.rate_limiter;
+    check_drive_path(updated);
+    *it = std::move(updated);
+    return {};
+  });
+}
+
+Result<> PrebootConfigController::update_drive(const DrivePatch&) {
+  return bad_request("PATCH /drives is not supported after boot yet");
+}
+
+Result<> PrebootConfigController::put_logger(const LoggerConfig& logger) {
+  return preboot("PUT /logger", [&] { config_.logger = logger; });
+}
+
+Result<> PrebootConfigController::put_metrics(const MetricsConfig& metrics) {
+  return preboot("PUT /metrics", [&] {
+    metrics_sink_ = std::make_unique<metrics::LineSink>(metrics.metrics_path);
+    config_.metrics = metrics;
+  });
+}
+
+Result<> PrebootConfigController::put_serial(const SerialConfig& serial) {
+  return preboot("PUT /serial", [&] { serial_ = serial; });
+}
+
+Result<> PrebootConfigController::instance_start() {
+  if (state_ != VmState::kNotStarted) return bad_request("InstanceStart: the microVM is already running");
+  if (!config_.boot_source) {
+    return bad_request("InstanceStart: no boot source is configured (PUT /boot-source first)");
+  }
+  Result<> r = catching([&] { return start_vm(config_); });
+  if (r.ok()) state_ = VmState::kRunning;
+  return r;
+}
+
+Result<> PrebootConfigController::send_ctrl_alt_del() {
+  if (state_ == VmState::kNotStarted) return bad_request("SendCtrlAltDel is not allowed before boot");
+  return catching([&] { return ctrl_alt_del(); });
+}
+
+Result<> PrebootConfigController::flush_metrics() {
+  if (!metrics_sink_) return bad_request("FlushMetrics: metrics are not configured (PUT /metrics first)");
+  flush_json_line(registry_, *metrics_sink_);
+  return {};
+}
+
+Result<> PrebootConfigController::pause() {
+  if (state_ == VmState::kNotStarted) return bad_request("Pause is not allowed before boot");
+  if (state_ == VmState::kPaused) return {};
+  Result<> r = catching([&] { return pause_vm(); });
+  if (r.ok()) state_ = VmState::kPaused;
+  return r;
+}
+
+Result<> PrebootConfigController::resume() {
+  if (state_ == VmState::kNotStarted) return bad_request("Resume is not allowed before boot");
+  if (state_ == VmState::kRunning) return {};
+  Result<> r = catching([&] { return resume_vm(); });
+  if (r.ok()) state_ = VmState::kRunning;
+  return r;
+}
+
+}  // namespace hearth::api

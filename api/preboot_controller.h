@@ -1,0 +1,69 @@
+#pragma once
+// The configuration half of a Controller: keeps the VmConfig, validates PUT/PATCH bodies against
+// the host (paths exist) and the rest of the config (one root drive), and refuses pre-boot-only
+// operations after boot. A VMM derives from it and adds the runtime hooks below.
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "api/controller.h"
+#include "vmm/metrics/registry.h"
+#include "vmm/metrics/sink.h"
+
+namespace hearth::api {
+
+class PrebootConfigController : public Controller {
+ public:
+  enum class VmState { kNotStarted, kRunning, kPaused };
+
+  explicit PrebootConfigController(std::string vmm_version, VmConfig initial = {},
+                                   metrics::Registry& registry = metrics::global());
+
+  Result<InstanceInfo> describe_instance() override;
+  Result<VmConfig> get_vm_config() override;
+  Result<MachineConfig> get_machine_config() override;
+
+  Result<> put_boot_source(const BootSourceConfig& boot) override;
+  Result<> put_machine_config(const MachineConfig& machine) override;
+  Result<> patch_machine_config(const MachineConfigPatch& patch) override;
+  Result<> put_drive(const DriveConfig& drive) override;
+  Result<> patch_drive(const DrivePatch& patch) override;
+  Result<> put_logger(const LoggerConfig& logger) override;
+  Result<> put_metrics(const MetricsConfig& metrics) override;
+  Result<> put_serial(const SerialConfig& serial) override;
+
+  Result<> instance_start() override;
+  Result<> send_ctrl_alt_del() override;
+  Result<> flush_metrics() override;
+  Result<> pause() override;
+  Result<> resume() override;
+
+  const VmConfig& config() const { return config_; }
+  const std::optional<SerialConfig>& serial() const { return serial_; }
+  VmState state() const { return state_; }
+
+ protected:
+  // Runtime hooks, called on the VMM thread only when the state allows them. A hook may return
+  // a Fault or throw hearth::Error (which becomes a 400).
+  virtual Result<> start_vm(const VmConfig& config) = 0;
+  virtual Result<> pause_vm() = 0;
+  virtual Result<> resume_vm() = 0;
+  virtual Result<> ctrl_alt_del() = 0;
+  // PATCH /drives after boot (new backing file or rate limiter); unsupported by default.
+  virtual Result<> update_drive(const DrivePatch& patch);
+
+ private:
+  // Runs `f` unless the VM has booted; Error from `f` becomes a 400 fault.
+  template <typename F>
+  Result<> preboot(std::string_view operation, F&& f);
+
+  std::string vmm_version_;
+  VmConfig config_;
+  std::optional<SerialConfig> serial_;
+  VmState state_ = VmState::kNotStarted;
+  metrics::Registry& registry_;
+  std::unique_ptr<metrics::LineSink> metrics_sink_;
+};
+
+}  // namespace hearth::api

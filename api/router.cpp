@@ -1,0 +1,213 @@
+#include "api/router.h"
+
+#include <algorithm>
+#include <cctype>
+#include <optional>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "api/config_json.h"
+#include "api/json_reader.h"
+#include "vmm/base/error.h"
+
+namespace hearth::api {
+namespace {
+
+HttpResponse fault_response(const Fault& f) {
+  return HttpResponse{f.status, nlohmann::json{{"fault_message", f.message}}.dump()};
+}
+
+HttpResponse respond(const Result<>& r) {
+  return r.ok() ? HttpResponse{204, ""} : fault_response(r.fault());
+}
+
+template <typename T>
+HttpResponse respond_json(const Result<T>& r) {
+  return r.ok() ? HttpResponse{200, to_json(r.value()).dump()} : fault_response(r.fault());
+}
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  while (!path.empty()) {
+    size_t start = path.find_first_not_of('/');
+    if (start == std::string_view::npos) break;
+    path.remove_prefix(start);
+    size_t end = path.find('/');
+    parts.push_back(path.substr(0, end));
+    path.remove_prefix(end == std::string_view::npos ? path.size() : end);
+  }
+  return parts;
+}
+
+// Resources Firecracker has and Hearth does not serve yet.
+constexpr std::string_view kNotYet[] = {"network-interfaces", "balloon",  "vsock",     "entropy",
+                                        "mmds",               "snapshot", "cpu-config", "hotplug"};
+
+// Resources we serve, for per-resource metric names (user paths never become names).
+constexpr std::string_view kKnown[] = {"",       "version", "boot-source", "machine-config",
+                                       "drives", "actions", "vm",          "logger",
+                                       "metrics", "serial"};
+
+std::string metric_name(std::string_view method, std::string_view resource) {
+  std::string name = fmt::format("api.{}_{}", method, resource.empty() ? "instance" : resource);
+  for (char& c : name) {
+    if (c == '-') c = '_';
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+}  // namespace
+
+nlohmann::json to_json(const InstanceInfo& info) {
+  return {{"id", info.id},
+          {"state", info.state},
+          {"vmm_version", info.vmm_version},
+          {"app_name", info.app_name}};
+}
+
+Router::Router(Dispatch dispatch, metrics::Registry& registry)
+    : dispatch_(std::move(dispatch)), registry_(registry) {}
+
+Router::Dispatch Router::through(RequestQueue& queue) {
+  return [&queue](const RequestQueue::Task& task) { return queue.run(task); };
+}
+
+Router::Dispatch Router::direct(Controller& controller) {
+  return [&controller](const RequestQueue::Task& task) {
+    task(controller);
+    return true;
+  };
+}
+
+template <typename F>
+auto Router::call(F f) -> std::invoke_result_t<F, Controller&> {
+  std::optional<std::invoke_result_t<F, Controller&>> result;
+  if (!dispatch_([&](Controller& c) { result.emplace(f(c)); })) {
+    return Fault{503, "the VMM is shutting down"};
+  }
+  return std::move(*result);
+}
+
+HttpResponse Router::handle(const HttpRequest& request) {
+  std::vector<std::string_view> parts = split_path(request.path);
+  std::string_view resource = parts.empty() ? std::string_view() : parts[0];
+  bool known = std::find(std::begin(kKnown), std::end(kKnown), resource) != std::end(kKnown);
+  std::string name = known ? metric_name(request.method, resource) : "api.invalid";
+  registry_.counter(name + ".count").add();
+  HttpResponse response;
+  try {
+    response = route(request, resource);
+  } catch (const Error& e) {
+    response = fault_response(bad_request(e.what()));
+  }
+  if (response.status >= 400) registry_.counter(name + ".fails").add();
+  return response;
+}
+
+HttpResponse Router::route(const HttpRequest& request, std::string_view resource) {
+  const std::string& method = request.method;
+  std::vector<std::string_view> parts = split_path(request.path);
+  auto invalid = [&] {
+    return fault_response(bad_request(
+        fmt::format("Invalid request method and/or path: {} {}.", method, request.path)));
+  };
+  for (std::string_view r : kNotYet) {
+    if (resource == r) return fault_response(bad_request(fmt::format("{} is not supported yet", r)));
+  }
+  if (method == "GET" && request.body) {
+    return fault_response(bad_request("GET request cannot have a body."));
+  }
+  if ((method == "PUT" || method == "PATCH") && !request.body) {
+    return fault_response(bad_request(fmt::format("Empty {} request.", method)));
+  }
+  size_t depth = parts.size();
+  auto body = [&](std::string_view context) {
+    return parse_json(*request.body, context);
+  };
+
+  if (depth <= 1 && method == "GET" && (resource.empty() || resource == "version")) {
+    auto info = call([](Controller& c) { return c.describe_instance(); });
+    if (!info.ok()) return fault_response(info.fault());
+    if (resource.empty()) return respond_json(info);
+    return HttpResponse{200, nlohmann::json{{"firecracker_version", info.value().vmm_version}}.dump()};
+  }
+  if (resource == "boot-source" && depth == 1 && method == "PUT") {
+    BootSourceConfig b = parse_boot_source(body("boot-source"));
+    return respond(call([&](Controller& c) { return c.put_boot_source(b); }));
+  }
+  if (resource == "machine-config" && depth == 1) {
+    if (method == "GET") return respond_json(call([](Controller& c) { return c.get_machine_config(); }));
+    if (method == "PUT") {
+      MachineConfig m = parse_machine_config(body("machine-config"));
+      return respond(call([&](Controller& c) { return c.put_machine_config(m); }));
+    }
+    if (method == "PATCH") {
+      MachineConfigPatch p = parse_machine_config_patch(body("machine-config"));
+      return respond(call([&](Controller& c) { return c.patch_machine_config(p); }));
+    }
+  }
+  if (resource == "drives" && depth == 2 && (method == "PUT" || method == "PATCH")) {
+    std::string_view id = parts[1];
+    validate_drive_id(id, "drive: the drive_id in the path");
+    auto check_id = [&](const std::string& body_id) {
+      if (body_id != id) {
+        throw Error(fmt::format("drive: drive_id '{}' in the body does not match '{}' in the path",
+                                body_id, id));
+      }
+    };
+    if (method == "PUT") {
+      DriveConfig d = parse_drive(body("drive"));
+      check_id(d.drive_id);
+      return respond(call([&](Controller& c) { return c.put_drive(d); }));
+    }
+    DrivePatch p = parse_drive_patch(body("drive"));
+    check_id(p.drive_id);
+    return respond(call([&](Controller& c) { return c.patch_drive(p); }));
+  }
+  if (resource == "actions" && depth == 1 && method == "PUT") {
+    nlohmann::json j = body("actions");
+    ObjectReader r(j, "actions", {"action_type"});
+    std::string action = r.string("action_type");
+    if (action == "InstanceStart") return respond(call([](Controller& c) { return c.instance_start(); }));
+    if (action == "SendCtrlAltDel") return respond(call([](Controller& c) { return c.send_ctrl_alt_del(); }));
+    if (action == "FlushMetrics") return respond(call([](Controller& c) { return c.flush_metrics(); }));
+    r.fail("action_type", fmt::format("must be one of \"InstanceStart\", \"SendCtrlAltDel\", "
+                                      "\"FlushMetrics\", got \"{}\"", action));
+  }
+  if (resource == "vm" && depth == 1 && method == "PATCH") {
+    nlohmann::json j = body("vm");
+    ObjectReader r(j, "vm", {"state"});
+    std::string state = r.string("state");
+    if (state == "Paused") return respond(call([](Controller& c) { return c.pause(); }));
+    if (state == "Resumed") return respond(call([](Controller& c) { return c.resume(); }));
+    r.fail("state", fmt::format("must be one of \"Paused\", \"Resumed\", got \"{}\"", state));
+  }
+  if (resource == "vm" && depth == 2 && parts[1] == "config" && method == "GET") {
+    return respond_json(call([](Controller& c) { return c.get_vm_config(); }));
+  }
+  if (resource == "logger" && depth == 1 && method == "PUT") {
+    LoggerConfig l = parse_logger(body("logger"));
+    return respond(call([&](Controller& c) { return c.put_logger(l); }));
+  }
+  if (resource == "metrics" && depth == 1) {
+    if (method == "PUT") {
+      MetricsConfig m = parse_metrics(body("metrics"));
+      return respond(call([&](Controller& c) { return c.put_metrics(m); }));
+    }
+    // Counters are atomics: rendering them needs nothing from the VMM thread.
+    if (method == "GET") {
+      return HttpResponse{200, registry_.render_prometheus(), "text/plain; version=0.0.4"};
+    }
+  }
+  if (resource == "serial" && depth == 1 && method == "PUT") {
+    nlohmann::json j = body("serial");
+    ObjectReader r(j, "serial", {"serial_out_path"});
+    SerialConfig s{r.nonempty_string("serial_out_path")};
+    return respond(call([&](Controller& c) { return c.put_serial(s); }));
+  }
+  return invalid();
+}
+
+}  // namespace hearth::api

@@ -1,0 +1,115 @@
+// The test guest boots under Hearth and reports what it was given.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include "tests/integration/harness.h"
+
+namespace hearth::test {
+namespace {
+
+constexpr uint64_t kMiB = 1ull << 20;
+constexpr uint64_t kGapStart = 0xD0000000;  // vmm/arch/layout.h kMmioGapStart
+
+std::vector<std::string> expected_e820(uint64_t mem_mib) {
+  auto line = [](uint64_t start, uint64_t end, const char* type) {
+    return fmt::format("e820: [mem {:#018x}-{:#018x}] {}", start, end - 1, type);
+  };
+  const uint64_t mem = mem_mib * kMiB;
+  std::vector<std::string> lines = {line(0, 0x9fc00, "usable"), line(0x9fc00, 0x100000, "reserved"),
+                                    line(0x100000, std::min(mem, kGapStart), "usable")};
+  if (mem > kGapStart) lines.push_back(line(0x100000000, 0x100000000 + mem - kGapStart, "usable"));
+  return lines;
+}
+
+struct BootCase {
+  uint32_t vcpus;
+  uint32_t mem_mib;
+  const char* protocol;  // "linux" (64-bit Linux entry) or "pvh"
+};
+
+class TestGuestBoot : public ::testing::TestWithParam<BootCase> {};
+
+TEST_P(TestGuestBoot, ReportsWhatHearthConfigured) {
+  HEARTH_REQUIRE_KVM();
+  const BootCase c = GetParam();
+  const std::string cmdline = fmt::format("console=ttyS0 testguest.run=boot case={}x{}", c.vcpus, c.mem_mib);
+  auto config = testguest_config(c.vcpus, c.mem_mib, cmdline);
+  config["boot-source"]["boot_protocol"] = c.protocol;
+  ProcessResult r = run_hearth_config(config, {"--level", "Info"});
+  SCOPED_TRACE("stdout:\n" + r.out + "\nstderr:\n" + r.err);
+
+  ASSERT_FALSE(r.timed_out);
+  ASSERT_FALSE(r.signaled);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(lines_with_prefix(r.out, "TESTGUEST PASS").size(), 1u);
+  EXPECT_TRUE(lines_with_prefix(r.out, "TESTGUEST FAIL").empty());
+  const std::string boot = std::string("TESTGUEST START boot=") + (c.protocol == std::string("pvh") ? "pvh" : "linux64");
+  EXPECT_EQ(lines_with_prefix(r.out, boot).size(), 1u);
+  EXPECT_EQ(lines_with_prefix(r.out, "cmdline: "), std::vector<std::string>{"cmdline: " + cmdline});
+  EXPECT_EQ(value_of(r.out, "cpus"), std::to_string(c.vcpus));
+  EXPECT_EQ(value_of(r.out, "hypervisor"), "KVMKVMKVM");
+  EXPECT_EQ(value_of(r.out, "ioapic"), "0xfec00000");
+  EXPECT_EQ(lines_with_prefix(r.out, "e820: "), expected_e820(c.mem_mib));
+  EXPECT_EQ(value_of(r.out, "ram_total_mib"), std::to_string(c.mem_mib - 1));  // the EBDA hole costs < 1 MiB
+  EXPECT_EQ(lines_with_prefix(r.out, "memtest: ok").size(), 1u);
+  for (const auto& table : lines_with_prefix(r.out, "acpi: table ")) EXPECT_NE(table.find("checksum=ok"), std::string::npos) << table;
+  for (const char* sig : {"FACP", "APIC", "DSDT"}) {
+    bool found = false;
+    for (const auto& t : lines_with_prefix(r.out, "acpi: table ")) found |= t.find(sig) != std::string::npos;
+    EXPECT_TRUE(found) << sig << " table missing";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(VcpusAndMemory, TestGuestBoot,
+                         ::testing::Values(BootCase{1, 128, "linux"}, BootCase{2, 1024, "linux"},
+                                           BootCase{4, 4096, "linux"}, BootCase{4, 128, "linux"},
+                                           BootCase{1, 4096, "linux"}, BootCase{2, 1024, "pvh"},
+                                           BootCase{4, 4096, "pvh"}),
+                         [](const auto& info) {
+                           return fmt::format("{}vcpu_{}mib_{}", info.param.vcpus, info.param.mem_mib,
+                                              info.param.protocol);
+                         });
+
+TEST(TestGuestSelfTests, SerialRegistersBehaveLike16550A) {
+  HEARTH_REQUIRE_KVM();
+  ProcessResult r = run_hearth_config(testguest_config(1, 128, "console=ttyS0 testguest.run=serial"));
+  SCOPED_TRACE(r.out + r.err);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(lines_with_prefix(r.out, "TESTGUEST PASS").size(), 1u);
+}
+
+TEST(TestGuestSelfTests, FailureIsReportedNotHidden) {
+  HEARTH_REQUIRE_KVM();
+  ProcessResult r = run_hearth_config(testguest_config(1, 128, "console=ttyS0 testguest.run=fail"));
+  SCOPED_TRACE(r.out + r.err);
+  EXPECT_EQ(r.exit_code, 0);  // the guest reset cleanly; its verdict is on the console
+  EXPECT_EQ(lines_with_prefix(r.out, "TESTGUEST FAIL requested").size(), 1u);
+  EXPECT_TRUE(lines_with_prefix(r.out, "TESTGUEST PASS").empty());
+}
+
+TEST(TestGuestBootTimer, BootTimeIsLogged) {
+  HEARTH_REQUIRE_KVM();
+  ProcessResult r = run_hearth_config(testguest_config(1, 128, "console=ttyS0"), {"--boot-timer", "--level", "Info"});
+  SCOPED_TRACE(r.out + r.err);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.err.find("Guest-boot-time ="), std::string::npos);
+}
+
+TEST(Lifecycle, SigtermStopsARunningGuestCleanly) {
+  HEARTH_REQUIRE_KVM();
+  ProcessOptions opts;
+  opts.signal_after_ms = 0;
+  opts.wait_for_output = "TESTGUEST START";
+  opts.timeout = std::chrono::milliseconds(20000);
+  ProcessResult r =
+      run_hearth_config(testguest_config(2, 128, "console=ttyS0 testguest.hold_ms=60000"), {"--level", "Info"}, opts);
+  SCOPED_TRACE(r.out + r.err);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_FALSE(r.signaled);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(lines_with_prefix(r.out, "TESTGUEST PASS").empty());  // stopped before the guest finished
+}
+
+}  // namespace
+}  // namespace hearth::test

@@ -1,0 +1,72 @@
+#pragma once
+// Runs the hearth binary (or QEMU) as a child process and captures what it prints.
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace hearth::test {
+
+struct ProcessResult {
+  int exit_code = -1;     // valid when !signaled && !timed_out
+  bool signaled = false;  // killed by a signal (a crash, or our timeout kill)
+  int signal = 0;
+  bool timed_out = false;
+  std::string out;
+  std::string err;
+};
+
+struct ProcessOptions {
+  std::chrono::milliseconds timeout{30000};
+  std::string stdin_data;            // written then closed; empty: stdin is /dev/null
+  int signal_after_ms = -1;          // send `signal_to_send` this long after start
+  int signal_to_send = 15;
+  std::string wait_for_output;       // with signal_after_ms: send the signal once this appears on stdout
+};
+
+ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+
+// Paths baked in by CMake.
+std::string hearth_binary();
+std::string testguest_elf();
+std::string source_dir();
+
+// Empty when /dev/kvm can be opened read-write; otherwise why not.
+std::string kvm_unavailable_reason();
+
+// A private temporary directory removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string write(const std::string& name, const std::string& content) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Boots `kernel` under hearth with a config file; extra CLI args appended.
+ProcessResult run_hearth_config(const nlohmann::json& config, const std::vector<std::string>& extra_args = {},
+                                const ProcessOptions& options = {});
+
+// Standard config for the test guest.
+nlohmann::json testguest_config(uint32_t vcpus, uint32_t mem_mib, const std::string& boot_args);
+
+// Lines of `text` starting with `prefix`.
+std::vector<std::string> lines_with_prefix(const std::string& text, const std::string& prefix);
+// The value after "key=" on the first line starting with `line_prefix` ("" if absent).
+std::string value_of(const std::string& text, const std::string& key);
+
+}  // namespace hearth::test
+
+#define HEARTH_REQUIRE_KVM()                                                         \
+  do {                                                                                \
+    if (auto reason = ::hearth::test::kvm_unavailable_reason(); !reason.empty()) {   \
+      GTEST_SKIP() << "SKIP (needs KVM): " << reason;                                 \
+    }                                                                                 \
+  } while (0)

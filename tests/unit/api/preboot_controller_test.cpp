@@ -1,0 +1,165 @@
+#include "api/preboot_controller.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace hearth::api {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Records the runtime hooks; the VMM's real controller does the KVM work here.
+class TestVmm : public PrebootConfigController {
+ public:
+  using PrebootConfigController::PrebootConfigController;
+  std::vector<std::string> hooks;
+  bool fail_start = false;
+
+ protected:
+  Result<> start_vm(const VmConfig& c) override {
+    hooks.push_back("start " + c.boot_source->kernel_image_path);
+    if (fail_start) throw Error("kernel: not an ELF file");
+    return {};
+  }
+  Result<> pause_vm() override { hooks.push_back("pause"); return {}; }
+  Result<> resume_vm() override { hooks.push_back("resume"); return {}; }
+  Result<> ctrl_alt_del() override { hooks.push_back("cad"); return {}; }
+};
+
+class PrebootTest : public ::testing::Test {
+ protected:
+  PrebootTest() {
+    dir = fs::temp_directory_path() / ("hearth-preboot-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    kernel = dir + "/vmlinux";
+    disk = dir + "/disk.img";
+    std::ofstream(kernel) << "k";
+    std::ofstream(disk) << "d";
+  }
+  ~PrebootTest() override { fs::remove_all(dir); }
+
+  DriveConfig drive(std::string id, std::string path, bool root) {
+    DriveConfig d;
+    d.drive_id = std::move(id);
+    d.path_on_host = std::move(path);
+    d.is_root_device = root;
+    return d;
+  }
+  static std::string message(const Result<>& r) { return r.ok() ? "<ok>" : r.fault().message; }
+
+  std::string dir, kernel, disk;
+  metrics::Registry registry;
+  TestVmm vmm{"1.2.3", VmConfig{}, registry};
+};
+
+TEST_F(PrebootTest, ValidatesPathsAtPutTime) {
+  BootSourceConfig boot;
+  boot.kernel_image_path = dir + "/missing";
+  EXPECT_EQ(message(vmm.put_boot_source(boot)),
+            "boot-source.kernel_image_path: cannot access '" + dir + "/missing': No such file or directory");
+  boot.kernel_image_path = dir;
+  EXPECT_EQ(message(vmm.put_boot_source(boot)),
+            "boot-source.kernel_image_path: '" + dir + "' is not a regular file");
+  boot.kernel_image_path = kernel;
+  EXPECT_TRUE(vmm.put_boot_source(boot).ok());
+  EXPECT_EQ(vmm.config().boot_source->kernel_image_path, kernel);
+
+  EXPECT_EQ(message(vmm.put_drive(drive("root", dir + "/nope", true))).substr(0, 32),
+            "drive.path_on_host: cannot acces");
+  EXPECT_TRUE(vmm.config().drives.empty());
+}
+
+TEST_F(PrebootTest, DrivesUpsertAndSingleRoot) {
+  ASSERT_TRUE(vmm.put_drive(drive("root", disk, true)).ok());
+  ASSERT_TRUE(vmm.put_drive(drive("data", disk, false)).ok());
+  EXPECT_EQ(message(vmm.put_drive(drive("other", disk, true))),
+            "drive: only one root device is allowed; 'root' is already the root");
+  DriveConfig ro = drive("data", disk, false);
+  ro.is_read_only = true;
+  ASSERT_TRUE(vmm.put_drive(ro).ok());  // same id replaces
+  ASSERT_EQ(vmm.config().drives.size(), 2u);
+  EXPECT_TRUE(vmm.config().drives[1].is_read_only);
+
+  DrivePatch p;
+  p.drive_id = "data";
+  p.rate_limiter = RateLimiterConfig{TokenBucketConfig{1, 0, 2}, std::nullopt};
+  ASSERT_TRUE(vmm.patch_drive(p).ok());
+  EXPECT_EQ(vmm.config().drives[1].rate_limiter->bandwidth->refill_time_ms, 2u);
+  p.drive_id = "ghost";
+  EXPECT_EQ(message(vmm.patch_drive(p)), "drive: no drive with drive_id 'ghost'");
+}
+
+TEST_F(PrebootTest, MachineConfigPutAndPatch) {
+  MachineConfig m;
+  m.vcpu_count = 2;
+  m.mem_size_mib = 64;
+  ASSERT_TRUE(vmm.put_machine_config(m).ok());
+  MachineConfigPatch p;
+  p.mem_size_mib = 512;
+  ASSERT_TRUE(vmm.patch_machine_config(p).ok());
+  EXPECT_EQ(vmm.get_machine_config().value().vcpu_count, 2u);
+  EXPECT_EQ(vmm.get_machine_config().value().mem_size_mib, 512u);
+  p = {};
+  p.vcpu_count = 3;
+  p.smt = true;
+  EXPECT_EQ(message(vmm.patch_machine_config(p)),
+            "machine-config.vcpu_count: must be 1 or even when smt is enabled, got 3");
+  EXPECT_EQ(vmm.config().machine.vcpu_count, 2u);  // unchanged on failure
+}
+
+TEST_F(PrebootTest, Lifecycle) {
+  EXPECT_EQ(message(vmm.instance_start()),
+            "InstanceStart: no boot source is configured (PUT /boot-source first)");
+  EXPECT_EQ(message(vmm.pause()), "Pause is not allowed before boot");
+  EXPECT_EQ(message(vmm.send_ctrl_alt_del()), "SendCtrlAltDel is not allowed before boot");
+  BootSourceConfig boot;
+  boot.kernel_image_path = kernel;
+  ASSERT_TRUE(vmm.put_boot_source(boot).ok());
+
+  vmm.fail_start = true;
+  EXPECT_EQ(message(vmm.instance_start()), "kernel: not an ELF file");
+  EXPECT_EQ(vmm.describe_instance().value().state, "Not started");
+  vmm.fail_start = false;
+  ASSERT_TRUE(vmm.instance_start().ok());
+  EXPECT_EQ(vmm.describe_instance().value().state, "Running");
+  EXPECT_EQ(vmm.describe_instance().value().vmm_version, "1.2.3");
+  EXPECT_EQ(message(vmm.instance_start()), "InstanceStart: the microVM is already running");
+
+  EXPECT_EQ(message(vmm.put_boot_source(boot)), "PUT /boot-source is not allowed after boot");
+  EXPECT_EQ(message(vmm.put_machine_config(MachineConfig{})), "PUT /machine-config is not allowed after boot");
+  EXPECT_EQ(message(vmm.patch_machine_config({})), "PATCH /machine-config is not allowed after boot");
+  EXPECT_EQ(message(vmm.put_drive(drive("a", disk, false))), "PUT /drives is not allowed after boot");
+  EXPECT_EQ(message(vmm.put_logger({})), "PUT /logger is not allowed after boot");
+  EXPECT_EQ(message(vmm.put_metrics({"/tmp/x"})), "PUT /metrics is not allowed after boot");
+  EXPECT_EQ(message(vmm.put_serial({"/tmp/x"})), "PUT /serial is not allowed after boot");
+
+  ASSERT_TRUE(vmm.pause().ok());
+  ASSERT_TRUE(vmm.pause().ok());  // already paused: no second hook call
+  EXPECT_EQ(vmm.describe_instance().value().state, "Paused");
+  ASSERT_TRUE(vmm.resume().ok());
+  ASSERT_TRUE(vmm.send_ctrl_alt_del().ok());
+  EXPECT_EQ(vmm.hooks, (std::vector<std::string>{"start " + kernel, "start " + kernel, "pause",
+                                                 "resume", "cad"}));
+}
+
+TEST_F(PrebootTest, MetricsFlush) {
+  EXPECT_EQ(message(vmm.flush_metrics()),
+            "FlushMetrics: metrics are not configured (PUT /metrics first)");
+  EXPECT_EQ(message(vmm.put_metrics({"/nonexistent/m"})).substr(0, 42),
+            "metrics: cannot open '/nonexistent/m': No ");
+  std::string path = dir + "/metrics.json";
+  ASSERT_TRUE(vmm.put_metrics({path}).ok());
+  registry.counter("api.test").add(4);
+  ASSERT_TRUE(vmm.flush_metrics().ok());
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(nlohmann::json::parse(line)["api"]["test"], 4);
+}
+
+}  // namespace
+}  // namespace hearth::api

@@ -1,0 +1,197 @@
+#include "api/router.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/api/fake_controller.h"
+
+namespace hearth::api {
+namespace {
+
+class RouterTest : public ::testing::Test {
+ protected:
+  HttpResponse send(std::string method, std::string path,
+                    std::optional<std::string> body = std::nullopt) {
+    HttpRequest r;
+    r.method = std::move(method);
+    r.path = std::move(path);
+    r.body = std::move(body);
+    return router.handle(r);
+  }
+  // The fault message of a response, checking it is a JSON fault with `status`.
+  std::string fault(const HttpResponse& r, int status = 400) {
+    EXPECT_EQ(r.status, status) << r.body;
+    auto j = nlohmann::json::parse(r.body);
+    EXPECT_EQ(j.size(), 1u);
+    return j.value("fault_message", "<none>");
+  }
+
+  testing::FakeController fake;
+  metrics::Registry registry;
+  Router router{Router::direct(fake), registry};
+};
+
+TEST_F(RouterTest, InstanceInfoAndVersion) {
+  HttpResponse r = send("GET", "/");
+  ASSERT_EQ(r.status, 200);
+  auto j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["id"], "anonymous-instance");
+  EXPECT_EQ(j["state"], "Not started");
+  EXPECT_EQ(j["vmm_version"], "0.1.0");
+  EXPECT_EQ(j["app_name"], "Hearth");
+  r = send("GET", "/version");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(r.body), nlohmann::json({{"firecracker_version", "0.1.0"}}));
+}
+
+TEST_F(RouterTest, BootSource) {
+  HttpResponse r = send("PUT", "/boot-source",
+                        R"({"kernel_image_path": "/k", "boot_args": "quiet", "boot_protocol": "pvh"})");
+  EXPECT_EQ(r.status, 204);
+  EXPECT_TRUE(r.body.empty());
+  ASSERT_TRUE(fake.boot);
+  EXPECT_EQ(fake.boot->boot_args, "quiet");
+  EXPECT_EQ(fake.boot->boot_protocol, BootProtocol::kPvh);
+
+  EXPECT_EQ(fault(send("PUT", "/boot-source", "{")).rfind("boot-source: invalid JSON at line 1 column 2", 0), 0u);
+  EXPECT_EQ(fault(send("PUT", "/boot-source", R"({"kernel_image_path": 1})")),
+            "boot-source.kernel_image_path: expected a string, got unsigned integer");
+  EXPECT_EQ(fault(send("PUT", "/boot-source", R"({"kernel_image_path": "/k", "x": 1})")),
+            "boot-source: unknown field 'x'");
+  EXPECT_EQ(fault(send("PUT", "/boot-source", "{}")),
+            "boot-source: missing required field 'kernel_image_path'");
+  EXPECT_EQ(fault(send("PUT", "/boot-source")), "Empty PUT request.");
+  EXPECT_EQ(fake.calls.size(), 1u);  // bad bodies never reach the controller
+}
+
+TEST_F(RouterTest, MachineConfig) {
+  fake.vm.machine.vcpu_count = 3;
+  HttpResponse r = send("GET", "/machine-config");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["vcpu_count"], 3);
+
+  EXPECT_EQ(send("PUT", "/machine-config", R"({"vcpu_count": 2, "mem_size_mib": 256})").status, 204);
+  EXPECT_EQ(fake.machine->mem_size_mib, 256u);
+  EXPECT_EQ(send("PATCH", "/machine-config", R"({"mem_size_mib": 512})").status, 204);
+  EXPECT_FALSE(fake.machine_patch->vcpu_count);
+  EXPECT_EQ(fake.machine_patch->mem_size_mib, 512u);
+
+  EXPECT_EQ(fault(send("PUT", "/machine-config", R"({"vcpu_count": 0, "mem_size_mib": 1})")),
+            "machine-config.vcpu_count: must be between 1 and 32, got 0");
+  EXPECT_EQ(fault(send("PUT", "/machine-config", R"({"vcpu_count": 1})")),
+            "machine-config: missing required field 'mem_size_mib'");
+  EXPECT_EQ(fault(send("PATCH", "/machine-config", R"({"vcpus": 1})")),
+            "machine-config: unknown field 'vcpus'");
+  EXPECT_EQ(fault(send("PATCH", "/machine-config", R"({"smt": "no"})")),
+            "machine-config.smt: expected a boolean, got string");
+  EXPECT_EQ(fault(send("GET", "/machine-config", "{}")), "GET request cannot have a body.");
+  EXPECT_EQ(fault(send("PATCH", "/machine-config")), "Empty PATCH request.");
+}
+
+TEST_F(RouterTest, Drives) {
+  EXPECT_EQ(send("PUT", "/drives/root",
+                 R"({"drive_id": "root", "path_on_host": "/r", "is_root_device": true})").status,
+            204);
+  EXPECT_EQ(fake.drive->path_on_host, "/r");
+  EXPECT_EQ(send("PATCH", "/drives/root", R"({"drive_id": "root", "path_on_host": "/n"})").status, 204);
+  EXPECT_EQ(fake.drive_patch->path_on_host, "/n");
+
+  EXPECT_EQ(fault(send("PUT", "/drives/other",
+                       R"({"drive_id": "root", "path_on_host": "/r", "is_root_device": true})")),
+            "drive: drive_id 'root' in the body does not match 'other' in the path");
+  EXPECT_EQ(fault(send("PUT", "/drives/a!b", "{}")),
+            "drive: the drive_id in the path: may contain only letters, digits and '_'");
+  EXPECT_EQ(fault(send("PUT", "/drives/root", R"({"drive_id": "root", "is_root_device": true})")),
+            "drive: missing required field 'path_on_host'");
+  EXPECT_EQ(fault(send("PUT", "/drives/root",
+                       R"({"drive_id": "root", "path_on_host": "/r", "is_root_device": 1})")),
+            "drive.is_root_device: expected a boolean, got unsigned integer");
+  EXPECT_EQ(fault(send("PATCH", "/drives/root", R"({"drive_id": "root", "is_read_only": true})")),
+            "drive: unknown field 'is_read_only'");
+  EXPECT_EQ(fault(send("PUT", "/drives", R"({})")), "Invalid request method and/or path: PUT /drives.");
+}
+
+TEST_F(RouterTest, Actions) {
+  for (auto [action, call] : {std::pair{"InstanceStart", "instance_start"},
+                              {"SendCtrlAltDel", "send_ctrl_alt_del"},
+                              {"FlushMetrics", "flush_metrics"}}) {
+    EXPECT_EQ(send("PUT", "/actions", fmt::format(R"({{"action_type": "{}"}})", action)).status, 204);
+    EXPECT_EQ(fake.calls.back(), call);
+  }
+  EXPECT_EQ(fault(send("PUT", "/actions", R"({"action_type": "Reboot"})")),
+            "actions.action_type: must be one of \"InstanceStart\", \"SendCtrlAltDel\", "
+            "\"FlushMetrics\", got \"Reboot\"");
+  EXPECT_EQ(fault(send("PUT", "/actions", R"({})")), "actions: missing required field 'action_type'");
+  EXPECT_EQ(fault(send("PUT", "/actions", R"({"action_type": 1})")),
+            "actions.action_type: expected a string, got unsigned integer");
+}
+
+TEST_F(RouterTest, VmStateAndConfig) {
+  EXPECT_EQ(send("PATCH", "/vm", R"({"state": "Paused"})").status, 204);
+  EXPECT_EQ(fake.calls.back(), "pause");
+  EXPECT_EQ(send("PATCH", "/vm", R"({"state": "Resumed"})").status, 204);
+  EXPECT_EQ(fake.calls.back(), "resume");
+  EXPECT_EQ(fault(send("PATCH", "/vm", R"({"state": "Stopped"})")),
+            "vm.state: must be one of \"Paused\", \"Resumed\", got \"Stopped\"");
+
+  fake.vm.boot_source = BootSourceConfig{"/k", std::nullopt, std::nullopt, BootProtocol::kLinux64};
+  HttpResponse r = send("GET", "/vm/config");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(r.body), to_json(fake.vm));
+}
+
+TEST_F(RouterTest, LoggerMetricsSerial) {
+  EXPECT_EQ(send("PUT", "/logger", R"({"log_path": "/l", "level": "warning"})").status, 204);
+  EXPECT_EQ(fake.logger->level, LogLevel::kWarning);
+  EXPECT_EQ(send("PUT", "/metrics", R"({"metrics_path": "/m"})").status, 204);
+  EXPECT_EQ(fake.metrics->metrics_path, "/m");
+  EXPECT_EQ(send("PUT", "/serial", R"({"serial_out_path": "/s"})").status, 204);
+  EXPECT_EQ(fake.serial->serial_out_path, "/s");
+  EXPECT_EQ(fault(send("PUT", "/serial", R"({"path": "/s"})")), "serial: unknown field 'path'");
+  EXPECT_EQ(fault(send("PUT", "/serial", R"({})")), "serial: missing required field 'serial_out_path'");
+  EXPECT_EQ(fault(send("PUT", "/logger", R"({"level": "loud"})")).substr(0, 26), "logger.level: must be one ");
+  EXPECT_EQ(fault(send("PUT", "/metrics", R"([])")), "metrics: expected an object, got array");
+}
+
+TEST_F(RouterTest, PrometheusCountsRequests) {
+  send("PUT", "/boot-source", "{}");
+  send("GET", "/");
+  HttpResponse r = send("GET", "/metrics");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "text/plain; version=0.0.4");
+  EXPECT_NE(r.body.find("hearth_api_put_boot_source_count 1\n"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("hearth_api_put_boot_source_fails 1\n"), std::string::npos);
+  EXPECT_NE(r.body.find("hearth_api_get_instance_count 1\n"), std::string::npos);
+}
+
+TEST_F(RouterTest, UnsupportedAndInvalid) {
+  for (const char* r : {"network-interfaces", "balloon", "vsock", "entropy", "mmds", "snapshot"}) {
+    EXPECT_EQ(fault(send("PUT", std::string("/") + r + "/x", "{}")),
+              std::string(r) + " is not supported yet");
+  }
+  EXPECT_EQ(fault(send("GET", "/nope")), "Invalid request method and/or path: GET /nope.");
+  EXPECT_EQ(fault(send("DELETE", "/boot-source")),
+            "Invalid request method and/or path: DELETE /boot-source.");
+  EXPECT_EQ(fault(send("GET", "/boot-source")), "Invalid request method and/or path: GET /boot-source.");
+  EXPECT_EQ(fault(send("GET", "/vm/config/extra")),
+            "Invalid request method and/or path: GET /vm/config/extra.");
+  EXPECT_TRUE(fake.calls.empty());
+}
+
+TEST_F(RouterTest, ControllerFaultPassesThrough) {
+  fake.fail = Fault{400, "PUT /boot-source is not allowed after boot"};
+  EXPECT_EQ(fault(send("PUT", "/boot-source", R"({"kernel_image_path": "/k"})")),
+            "PUT /boot-source is not allowed after boot");
+  fake.fail = Fault{503, "busy"};
+  EXPECT_EQ(fault(send("GET", "/machine-config"), 503), "busy");
+}
+
+TEST_F(RouterTest, ShutDownDispatchAnswers503) {
+  Router closed([](const RequestQueue::Task&) { return false; }, registry);
+  HttpRequest r;
+  r.method = "GET";
+  r.path = "/";
+  EXPECT_EQ(fault(closed.handle(r), 503), "the VMM is shutting down");
+}
+
+}  // namespace
+}  // namespace hearth::api

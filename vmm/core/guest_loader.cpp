@@ -1,0 +1,90 @@
+#include "vmm/core/guest_loader.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmm/acpi/acpi.h"
+#include "vmm/arch/layout.h"
+#include "vmm/base/error.h"
+#include "vmm/base/fd.h"
+#include "vmm/loader/boot_params.h"
+#include "vmm/loader/e820.h"
+#include "vmm/loader/initrd.h"
+#include "vmm/loader/kernel_image.h"
+#include "vmm/loader/pvh.h"
+
+namespace hearth {
+namespace {
+
+// Reads a whole regular file; `what` names it in errors ("kernel image", "initrd").
+std::vector<uint8_t> read_whole_file(const std::string& path, const char* what) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw_errno(fmt::format("{} {}", what, path));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) < 0) throw_errno(fmt::format("{} {}", what, path));
+  if (!S_ISREG(st.st_mode)) throw Error(fmt::format("{} {}: not a regular file", what, path));
+  std::vector<uint8_t> data(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::read(fd.get(), data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno(fmt::format("{} {}", what, path));
+    if (n == 0) throw Error(fmt::format("{} {}: file shrank while reading", what, path));
+    done += static_cast<size_t>(n);
+  }
+  return data;
+}
+
+std::string build_cmdline(const GuestLoadRequest& request) {
+  std::string cmdline = request.boot.boot_args.value_or(kDefaultBootArgs);
+  for (const auto& extra : request.extra_cmdline) {
+    if (!cmdline.empty()) cmdline += ' ';
+    cmdline += extra;
+  }
+  return cmdline;
+}
+
+}  // namespace
+
+BootEntry load_guest_image(const GuestMemory& mem, const GuestLoadRequest& request) {
+  const auto kernel_bytes = read_whole_file(request.boot.kernel_image_path, "kernel image");
+  const loader::LoadedKernel kernel = loader::load_kernel(mem, kernel_bytes);
+
+  std::optional<loader::InitrdPlacement> initrd;
+  if (request.boot.initrd_path) {
+    const auto initrd_bytes = read_whole_file(*request.boot.initrd_path, "initrd");
+    initrd = loader::place_initrd(mem, initrd_bytes, kernel, request.mem_size);
+  }
+
+  acpi::Description acpi;
+  acpi.vcpu_count = request.vcpu_count;
+  acpi.lapic_addr = layout::kLapicAddr;
+  acpi.ioapic_addr = layout::kIoapicAddr;
+  acpi.serial_port = layout::kSerialPort;
+  acpi.serial_irq = layout::kSerialIrq;
+  acpi.virtio_devices = request.virtio_devices;
+  acpi.i8042 = acpi::I8042Device{layout::kI8042DataPort, layout::kI8042CommandPort, layout::kI8042Irq};
+  const uint64_t rsdp = acpi::write_tables(mem, acpi, layout::kAcpiStart, layout::kAcpiEnd);
+
+  const auto e820 = loader::build_e820(request.mem_size);
+  BootEntry entry;
+  entry.cmdline = build_cmdline(request);
+  if (request.boot.boot_protocol == BootProtocol::kPvh) {
+    if (!kernel.pvh_entry) {
+      throw Error(fmt::format("kernel image {}: boot_protocol is pvh but the image has no PVH entry note",
+                              request.boot.kernel_image_path));
+    }
+    loader::write_pvh_start_info(mem, entry.cmdline, initrd, e820, rsdp);
+    entry.mode = arch::EntryMode::kPvh32;
+    entry.entry = *kernel.pvh_entry;
+  } else {
+    loader::write_boot_params(mem, kernel, entry.cmdline, initrd, e820, rsdp);
+    entry.mode = arch::EntryMode::kLinux64;
+    entry.entry = kernel.entry64;
+  }
+  arch::write_boot_tables(mem, entry.mode);
+  return entry;
+}
+
+}  // namespace hearth

@@ -1,0 +1,206 @@
+#include "vmm/core/vmm.h"
+
+#include <spdlog/spdlog.h>
+
+#include "devices/boot_timer/boot_timer.h"
+#include "devices/i8042/i8042.h"
+#include "devices/serial/uart16550.h"
+#include "vmm/arch/boot_cpu.h"
+#include "vmm/arch/cpuid.h"
+#include "vmm/arch/layout.h"
+#include "vmm/base/error.h"
+#include "vmm/core/guest_loader.h"
+#include "vmm/core/irqfd_line.h"
+#include "vmm/core/serial_console.h"
+
+namespace hearth {
+namespace {
+
+constexpr uint64_t kMiB = 1ull << 20;
+
+std::vector<GuestRange> ram_ranges(uint64_t mem_size) {
+  const auto ram = layout::ram_layout(mem_size);
+  std::vector<GuestRange> ranges{{0, ram.low_size}};
+  if (ram.high_size) ranges.push_back({layout::kHighRamStart, ram.high_size});
+  return ranges;
+}
+
+void validate(const VmConfig& config) {
+  if (!config.boot_source) throw Error("boot-source: no kernel configured (kernel_image_path is required)");
+  const auto& m = config.machine;
+  if (m.vcpu_count < 1 || m.vcpu_count > layout::kMaxVcpus) {
+    throw Error(fmt::format("machine-config.vcpu_count: must be between 1 and {}, got {}", layout::kMaxVcpus, m.vcpu_count));
+  }
+  if (m.smt && m.vcpu_count > 1 && m.vcpu_count % 2) {
+    throw Error("machine-config.vcpu_count: must be 1 or even when smt is enabled");
+  }
+  if (m.mem_size_mib < 2) throw Error(fmt::format("machine-config.mem_size_mib: {} MiB is too small", m.mem_size_mib));
+}
+
+}  // namespace
+
+Vmm::Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop)
+    : config_(config),
+      options_(options),
+      loop_(loop),
+      created_at_(std::chrono::steady_clock::now()),
+      kvm_((validate(config), options.kvm_path)),
+      memory_(GuestMemory::create_anonymous(ram_ranges(uint64_t{config.machine.mem_size_mib} * kMiB))) {
+  create_vm();
+  create_devices();
+  load_guest();
+  create_vcpus();
+  loop_.add(guest_stop_event_.fd(), EPOLLIN, [this](uint32_t) {
+    guest_stop_event_.consume();
+    handle_guest_stop();
+  });
+}
+
+Vmm::~Vmm() {
+  for (auto& v : vcpus_) v->request_stop();
+  vcpus_.clear();  // joins
+  loop_.remove(guest_stop_event_.fd());
+}
+
+void Vmm::create_vm() {
+  vm_.emplace(kvm_.create_vm());
+  // Intel VMX needs these pages for real-mode emulation; they sit in the MMIO gap, clear of devices.
+  vm_->set_identity_map_addr(layout::kIdentityMapAddr);
+  vm_->set_tss_addr(layout::kTssAddr);
+  vm_->create_irqchip();
+  vm_->create_pit2();
+  uint32_t slot = 0;
+  for (const auto& region : memory_.regions()) {
+    vm_->set_user_memory_region(slot++, region.range.start, region.range.size, region.mapping.data());
+  }
+}
+
+void Vmm::create_devices() {
+  auto serial_irq = std::make_shared<IrqFdLine>(*vm_, layout::kSerialIrq);
+  irq_lines_.push_back(serial_irq);
+  const int out_fd = options_.console_out_fd;
+  serial_ = std::make_shared<Uart16550>(serial_irq, [out_fd](std::span<const uint8_t> bytes) {
+    if (out_fd >= 0) SerialConsole::write_all(out_fd, bytes);
+  });
+  pio_bus_.insert(serial_, layout::kSerialPort, Uart16550::kRegisterCount);
+
+  auto kbd_irq = std::make_shared<IrqFdLine>(*vm_, layout::kI8042Irq);
+  irq_lines_.push_back(kbd_irq);
+  i8042_ = std::make_shared<I8042>(kbd_irq, [this] { on_guest_stop(GuestStop::kReset, "guest reset through the i8042"); });
+  pio_bus_.insert(I8042::data_port(i8042_), layout::kI8042DataPort, 1);
+  pio_bus_.insert(I8042::command_port(i8042_), layout::kI8042CommandPort, 1);
+
+  const bool log_boot_time = options_.boot_timer;
+  boot_timer_ = std::make_shared<BootTimer>(created_at_, [log_boot_time](BootTimer::Clock::duration d) {
+    if (log_boot_time) {
+      spdlog::info("Guest-boot-time = {} us ({} ms)", std::chrono::duration_cast<std::chrono::microseconds>(d).count(),
+                   std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+    }
+  });
+  mmio_bus_.insert(boot_timer_, layout::kBootTimerAddr, layout::kMmioWindowSize);
+
+  console_ = std::make_unique<SerialConsole>(loop_, options_.console_in_fd, serial_);
+}
+
+void Vmm::load_guest() {
+  GuestLoadRequest request;
+  request.boot = *config_.boot_source;
+  request.mem_size = uint64_t{config_.machine.mem_size_mib} * kMiB;
+  request.vcpu_count = config_.machine.vcpu_count;
+  boot_entry_ = load_guest_image(memory_, request);
+}
+
+void Vmm::create_vcpus() {
+  const auto supported = kvm_.supported_cpuid();
+  const arch::CpuTopology topo{config_.machine.vcpu_count, config_.machine.smt};
+  for (uint32_t id = 0; id < config_.machine.vcpu_count; ++id) {
+    kvm::Vcpu vcpu = vm_->create_vcpu(id);
+    vcpu.set_cpuid(arch::normalize_cpuid(supported, id, topo));
+    vcpu.set_msrs(arch::boot_msrs());
+    vcpu.set_fpu(arch::boot_fpu());
+    vcpu.set_lapic(arch::boot_lapic(vcpu.get_lapic()));
+    if (id == 0) {  // APs wait for INIT/SIPI from the guest
+      vcpu.set_sregs(arch::boot_sregs(vcpu.get_sregs(), boot_entry_.mode));
+      vcpu.set_regs(arch::boot_regs(boot_entry_.mode, boot_entry_.entry));
+    }
+    vcpus_.push_back(std::make_unique<VcpuThread>(
+        std::move(vcpu), pio_bus_, mmio_bus_,
+        [this](GuestStop why, const std::string& detail) { on_guest_stop(why, detail); }));
+  }
+}
+
+void Vmm::start() {
+  if (state_ != VmState::kNotStarted) throw Error("the microVM was already started");
+  for (auto& v : vcpus_) v->start();
+  state_ = VmState::kRunning;
+  spdlog::info("microVM started: {} vCPU(s), {} MiB", config_.machine.vcpu_count, config_.machine.mem_size_mib);
+}
+
+void Vmm::pause() {
+  if (state_ != VmState::kRunning) throw Error("the microVM is not running");
+  for (auto& v : vcpus_) v->pause();
+  state_ = VmState::kPaused;
+}
+
+void Vmm::resume() {
+  if (state_ != VmState::kPaused) throw Error("the microVM is not paused");
+  for (auto& v : vcpus_) v->resume();
+  state_ = VmState::kRunning;
+}
+
+void Vmm::send_ctrl_alt_del() {
+  if (state_ != VmState::kRunning) throw Error("the microVM is not running");
+  i8042_->send_ctrl_alt_del();
+}
+
+void Vmm::on_guest_stop(GuestStop why, const std::string& detail) {
+  // Called on vCPU threads: record the first reason and let the VMM thread act.
+  std::lock_guard lock(stop_mutex_);
+  if (!pending_stop_) pending_stop_.emplace(why, detail);
+  guest_stop_event_.signal();
+}
+
+void Vmm::handle_guest_stop() {
+  std::pair<GuestStop, std::string> stop;
+  {
+    std::lock_guard lock(stop_mutex_);
+    if (!pending_stop_) return;
+    stop = *pending_stop_;
+  }
+  if (stop.first == GuestStop::kFailure) {
+    spdlog::error("microVM stopped: {}", stop.second);
+    stop_reason_ = stop.second;
+    this->stop(1);
+  } else {
+    spdlog::info("microVM stopped: {}", stop.second);
+    stop_reason_ = stop.second;
+    this->stop(0);
+  }
+}
+
+void Vmm::stop(int exit_code) {
+  if (exit_code_) return;
+  exit_code_ = exit_code;
+  for (auto& v : vcpus_) v->request_stop();
+  for (auto& v : vcpus_) v->join();
+  state_ = VmState::kStopped;
+  loop_.stop();
+}
+
+std::optional<std::chrono::steady_clock::duration> Vmm::boot_time() const { return boot_timer_->boot_time(); }
+
+std::vector<std::pair<std::string, uint64_t>> Vmm::vcpu_exit_counts() const {
+  uint64_t io_in = 0, io_out = 0, mmio_read = 0, mmio_write = 0, signalled = 0, other = 0;
+  for (const auto& v : vcpus_) {
+    io_in += v->exits().io_in;
+    io_out += v->exits().io_out;
+    mmio_read += v->exits().mmio_read;
+    mmio_write += v->exits().mmio_write;
+    signalled += v->exits().signalled;
+    other += v->exits().other;
+  }
+  return {{"io_in", io_in},         {"io_out", io_out},       {"mmio_read", mmio_read},
+          {"mmio_write", mmio_write}, {"signalled", signalled}, {"other", other}};
+}
+
+}  // namespace hearth

@@ -1,0 +1,98 @@
+#pragma once
+// One microVM: KVM VM, guest memory, devices and vCPU threads, built from a VmConfig.
+// Lives on the VMM thread; vCPU threads report back through the event loop.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "devices/bus.h"
+#include "vmm/base/eventfd.h"
+#include "vmm/config/vm_config.h"
+#include "vmm/core/event_loop.h"
+#include "vmm/core/guest_loader.h"
+#include "vmm/core/vcpu_thread.h"
+#include "vmm/kvm/kvm.h"
+#include "vmm/memory/guest_memory.h"
+
+namespace hearth {
+
+class Uart16550;
+class I8042;
+class BootTimer;
+class SerialConsole;
+
+struct VmmOptions {
+  std::string kvm_path = "/dev/kvm";
+  bool boot_timer = false;    // log the time from start to the guest's boot-complete write
+  int console_in_fd = 0;      // serial input; -1 for none
+  int console_out_fd = 1;     // serial output
+};
+
+enum class VmState { kNotStarted, kRunning, kPaused, kStopped };
+
+class Vmm {
+ public:
+  // Builds everything and loads the kernel; throws Error naming the problem. Nothing runs yet.
+  Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop);
+  ~Vmm();
+  Vmm(const Vmm&) = delete;
+  Vmm& operator=(const Vmm&) = delete;
+
+  void start();
+  void pause();
+  void resume();
+  void send_ctrl_alt_del();
+  // Stops vCPUs; `exit_code` is what the process should return.
+  void stop(int exit_code);
+
+  VmState state() const { return state_; }
+  // Set once the guest has stopped (reset, shutdown, failure) or stop() was called.
+  std::optional<int> exit_code() const { return exit_code_; }
+  const std::string& stop_reason() const { return stop_reason_; }
+  const GuestMemory& memory() const { return memory_; }
+  std::optional<std::chrono::steady_clock::duration> boot_time() const;
+  // Sum of the exit counters over all vCPUs: {reason, count}.
+  std::vector<std::pair<std::string, uint64_t>> vcpu_exit_counts() const;
+
+ private:
+  void create_vm();
+  void create_devices();
+  void load_guest();
+  void create_vcpus();
+  void on_guest_stop(GuestStop why, const std::string& detail);
+  void handle_guest_stop();
+
+  VmConfig config_;
+  VmmOptions options_;
+  EventLoop& loop_;
+  std::chrono::steady_clock::time_point created_at_;
+
+  kvm::Kvm kvm_;
+  std::optional<kvm::Vm> vm_;
+  GuestMemory memory_;
+  Bus pio_bus_{"pio"};
+  Bus mmio_bus_{"mmio"};
+
+  std::shared_ptr<Uart16550> serial_;
+  std::shared_ptr<I8042> i8042_;
+  std::shared_ptr<BootTimer> boot_timer_;
+  std::unique_ptr<SerialConsole> console_;
+  std::vector<std::shared_ptr<void>> irq_lines_;  // keep irqfds alive for the VM's life
+
+  BootEntry boot_entry_;
+  std::vector<std::unique_ptr<VcpuThread>> vcpus_;
+  VmState state_ = VmState::kNotStarted;
+
+  // vCPU threads post guest stops here; the VMM thread acts on them.
+  EventFd guest_stop_event_;
+  std::mutex stop_mutex_;
+  std::optional<std::pair<GuestStop, std::string>> pending_stop_;
+  std::optional<int> exit_code_;
+  std::string stop_reason_;
+};
+
+}  // namespace hearth

@@ -1,0 +1,94 @@
+#pragma once
+// Thin RAII wrappers over the KVM ioctls. No policy: callers decide what to set.
+#include <linux/kvm.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vmm/base/fd.h"
+#include "vmm/base/mapping.h"
+
+namespace hearth::kvm {
+
+class Vm;
+class Vcpu;
+
+// CPUID entries in the kernel's layout (struct kvm_cpuid2 with a flexible array).
+using CpuidEntries = std::vector<kvm_cpuid_entry2>;
+
+class Kvm {
+ public:
+  // Opens `path` (default /dev/kvm), checks the API version and the capabilities Hearth relies on.
+  explicit Kvm(const std::string& path = "/dev/kvm");
+  int check_extension(long cap) const;
+  CpuidEntries supported_cpuid() const;
+  std::vector<uint32_t> msr_index_list() const;
+  size_t vcpu_mmap_size() const { return vcpu_mmap_size_; }
+  Vm create_vm() const;
+  int fd() const { return fd_.get(); }
+
+ private:
+  UniqueFd fd_;
+  size_t vcpu_mmap_size_ = 0;
+};
+
+class Vm {
+ public:
+  Vm(UniqueFd fd, size_t vcpu_mmap_size) : fd_(std::move(fd)), vcpu_mmap_size_(vcpu_mmap_size) {}
+  int fd() const { return fd_.get(); }
+
+  void set_user_memory_region(uint32_t slot, uint64_t guest_addr, uint64_t size, void* host, uint32_t flags = 0) const;
+  void set_tss_addr(uint64_t addr) const;
+  void set_identity_map_addr(uint64_t addr) const;
+  void create_irqchip() const;
+  void create_pit2() const;
+  void register_irqfd(int eventfd, uint32_t gsi) const;
+  void unregister_irqfd(int eventfd, uint32_t gsi) const;
+  // Guest MMIO writes of `len` bytes at `addr` (matching `datamatch` when given) signal `eventfd`.
+  void register_ioeventfd(int eventfd, uint64_t addr, uint32_t len, std::optional<uint64_t> datamatch) const;
+  void unregister_ioeventfd(int eventfd, uint64_t addr, uint32_t len, std::optional<uint64_t> datamatch) const;
+  void set_irq_line(uint32_t irq, bool level) const;
+  kvm_clock_data get_clock() const;
+  void set_clock(const kvm_clock_data& clock) const;
+  Vcpu create_vcpu(uint32_t id) const;
+
+ private:
+  UniqueFd fd_;
+  size_t vcpu_mmap_size_;
+};
+
+class Vcpu {
+ public:
+  Vcpu(UniqueFd fd, Mapping run, uint32_t id) : fd_(std::move(fd)), run_(std::move(run)), id_(id) {}
+  int fd() const { return fd_.get(); }
+  uint32_t id() const { return id_; }
+  kvm_run* run_struct() const { return reinterpret_cast<kvm_run*>(run_.data()); }
+
+  // One KVM_RUN. Returns false when interrupted by a signal (EINTR) or immediate_exit.
+  bool run() const;
+
+  kvm_regs get_regs() const;
+  void set_regs(const kvm_regs& regs) const;
+  kvm_sregs get_sregs() const;
+  void set_sregs(const kvm_sregs& sregs) const;
+  kvm_fpu get_fpu() const;
+  void set_fpu(const kvm_fpu& fpu) const;
+  void set_cpuid(const CpuidEntries& entries) const;
+  // Returns how many MSRs the kernel accepted; throws if fewer than given.
+  void set_msrs(const std::vector<kvm_msr_entry>& entries) const;
+  std::vector<kvm_msr_entry> get_msrs(const std::vector<uint32_t>& indices) const;
+  kvm_lapic_state get_lapic() const;
+  void set_lapic(const kvm_lapic_state& lapic) const;
+  kvm_mp_state get_mp_state() const;
+  void set_mp_state(const kvm_mp_state& state) const;
+
+ private:
+  UniqueFd fd_;
+  Mapping run_;
+  uint32_t id_;
+};
+
+}  // namespace hearth::kvm

@@ -1,0 +1,34 @@
+#pragma once
+// Where metrics (and, for the logger's owner, log lines) are flushed: a file or a FIFO opened
+// non-blocking, so a slow or absent reader never stalls the VMM thread. Lines that cannot be
+// written whole are dropped and counted.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "vmm/base/fd.h"
+#include "vmm/metrics/registry.h"
+
+namespace hearth::metrics {
+
+class LineSink {
+ public:
+  // Opens `path` for appending (a regular file is created if missing). Throws Error naming the
+  // path. A FIFO with no reader is an error too, as it would lose everything.
+  explicit LineSink(const std::string& path);
+
+  // Appends `line` and a newline; returns false (and counts it) when the line was lost.
+  bool write_line(std::string_view line);
+  uint64_t lost() const { return lost_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  UniqueFd fd_;
+  uint64_t lost_ = 0;
+};
+
+// Writes one JSON line of deltas from `registry`; a lost line also bumps "metrics.lost_lines".
+bool flush_json_line(Registry& registry, LineSink& sink);
+
+}  // namespace hearth::metrics

@@ -11,8 +11,9 @@ outdir=${1:-$script_dir/out}
 die() { echo "fetch-debian-kernel: error: $*" >&2; exit 1; }
 log() { echo "fetch-debian-kernel: $*"; }
 
-for tool in apt-get apt-cache dpkg-deb lz4 od; do
-    command -v "$tool" >/dev/null || die "'$tool' not found (apt-get install lz4 dpkg apt coreutils)"
+declare -A package_of=([apt-get]=apt [apt-cache]=apt [dpkg-deb]=dpkg [lz4]=lz4 [od]=coreutils)
+for tool in "${!package_of[@]}"; do
+    command -v "$tool" >/dev/null || die "'$tool' not found (apt-get install ${package_of[$tool]})"
 done
 
 # Reads a little-endian unsigned integer of $3 bytes at byte offset $2 of file $1.
@@ -44,13 +45,15 @@ trap 'rm -rf "$work"' EXIT
 
 log "downloading $real_pkg (via $META_PKG)"
 # apt-get download writes to the current directory; '_apt' cannot write there, hence the sandbox warning.
-(cd "$work" && apt-get download -q "$real_pkg" 2>&1 | grep -v 'unsandboxed as root' || true)
-deb=$(ls "$work"/"$real_pkg"_*.deb 2>/dev/null | head -n1) || true
-[[ -n $deb ]] || die "apt-get download $real_pkg produced no .deb"
+(cd "$work" && { apt-get download -q "$real_pkg" 2>&1 | grep -v 'unsandboxed as root'; } || true)
+debs=("$work/$real_pkg"_*.deb)
+deb=${debs[0]}
+[[ -f $deb ]] || die "apt-get download $real_pkg produced no .deb"
 
 dpkg-deb -x "$deb" "$work/root" || die "dpkg-deb -x failed on $(basename "$deb")"
-vmlinuz=$(ls "$work"/root/boot/vmlinuz-* 2>/dev/null | head -n1) || true
-[[ -n $vmlinuz ]] || die "no /boot/vmlinuz-* in $(basename "$deb")"
+kernels=("$work"/root/boot/vmlinuz-*)
+vmlinuz=${kernels[0]}
+[[ -f $vmlinuz ]] || die "no /boot/vmlinuz-* in $(basename "$deb")"
 kver=${vmlinuz##*/vmlinuz-}
 
 # Boot protocol header (Documentation/arch/x86/boot.rst): "HdrS" at 0x202, version at 0x206,

@@ -29,8 +29,11 @@ echo "HEARTH-INIT-OK"
 echo "kernel: $(uname -r)"
 echo "uptime: $(cat /proc/uptime)"
 if [ -f /lib/modules/load.list ]; then
-    echo "virtio devices: $(ls /sys/bus/virtio/devices)"
-    echo "block devices: $(ls /sys/block)"
+    # Unquoted on purpose: word splitting puts the names on one line.
+    # shellcheck disable=SC2046
+    echo virtio devices: $(ls /sys/bus/virtio/devices)
+    # shellcheck disable=SC2046
+    echo block devices: $(ls /sys/block)
 fi
 
 case "$halt" in

@@ -66,9 +66,9 @@ INSTANTIATE_TEST_SUITE_P(VcpusAndMemory, TestGuestBoot,
                                            BootCase{4, 4096, "linux"}, BootCase{4, 128, "linux"},
                                            BootCase{1, 4096, "linux"}, BootCase{2, 1024, "pvh"},
                                            BootCase{4, 4096, "pvh"}),
-                         [](const auto& info) {
-                           return fmt::format("{}vcpu_{}mib_{}", info.param.vcpus, info.param.mem_mib,
-                                              info.param.protocol);
+                         [](const auto& param_info) {
+                           return fmt::format("{}vcpu_{}mib_{}", param_info.param.vcpus, param_info.param.mem_mib,
+                                              param_info.param.protocol);
                          });
 
 TEST(TestGuestSelfTests, SerialRegistersBehaveLike16550A) {

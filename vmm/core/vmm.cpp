@@ -183,6 +183,14 @@ void Vmm::stop(int exit_code) {
   exit_code_ = exit_code;
   for (auto& v : vcpus_) v->request_stop();
   for (auto& v : vcpus_) v->join();
+  if (spdlog::should_log(spdlog::level::debug)) {
+    for (const auto& v : vcpus_) {
+      const kvm_regs regs = v->vcpu().get_regs();
+      const kvm_sregs sregs = v->vcpu().get_sregs();
+      spdlog::debug("vCPU {} stopped at rip={:#x} rsp={:#x} cr0={:#x} cr3={:#x} cr4={:#x} efer={:#x}", v->vcpu().id(),
+                    regs.rip, regs.rsp, sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer);
+    }
+  }
   state_ = VmState::kStopped;
   loop_.stop();
 }

@@ -1,5 +1,7 @@
 #include "vmm/loader/boot_params.h"
 
+#include <algorithm>
+
 #include "vmm/arch/layout.h"
 #include "vmm/base/error.h"
 #include "vmm/loader/cmdline.h"
@@ -16,7 +18,7 @@ SetupHeader elf_header(const LoadedKernel& kernel) {
   h.version = kElfBootProtocol;
   h.loadflags = kLoadflagLoadedHigh;
   h.kernel_alignment = kElfKernelAlignment;
-  h.cmdline_size = static_cast<uint32_t>(kernel.cmdline_max);
+  h.cmdline_size = static_cast<uint32_t>(std::min(kernel.cmdline_max, kCmdlineBufferMax));
   h.initrd_addr_max = kernel.initrd_addr_max;
   return h;
 }

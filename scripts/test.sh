@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# README command 2 (and CI): set up, build with warnings as errors, run every test, then run the
+# unit tests and the boot tests again under ASan/UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+scripts/setup-deps.sh
+resources/fetch-debian-kernel.sh resources/out
+resources/make-initramfs.sh resources/out
+
+echo "== build (warnings are errors)"
+cmake -S . -B build-ci -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEARTH_WERROR=ON
+cmake --build build-ci -j "$jobs"
+echo "== all tests"
+ctest --test-dir build-ci --output-on-failure -j "$jobs"
+
+echo "== ASan/UBSan build: unit and integration tests"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHEARTH_WERROR=ON -DHEARTH_SANITIZE=ON
+cmake --build build-asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE qemu

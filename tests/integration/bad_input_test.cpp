@@ -1,5 +1,6 @@
 // Bad configuration gets one clear line on stderr and a non-zero status, never a crash.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "tests/integration/harness.h"
 
@@ -46,6 +47,15 @@ TEST(BadInput, TooManyVcpus) { expect_clean_error(testguest_config(33, 128, ""),
 TEST(BadInput, MemoryTooSmallForKernel) {
   HEARTH_REQUIRE_KVM();
   expect_clean_error(testguest_config(1, 1, ""), "mem_size_mib");
+}
+
+TEST(BadInput, MemoryTooSmallForTheDebianKernel) {
+  HEARTH_REQUIRE_KVM();
+  const std::string vmlinux = source_dir() + "/resources/out/vmlinux";
+  if (::access(vmlinux.c_str(), R_OK) != 0) GTEST_SKIP() << "SKIP: " << vmlinux << " missing; run resources/fetch-debian-kernel.sh";
+  auto config = testguest_config(1, 32, "");
+  config["boot-source"]["kernel_image_path"] = vmlinux;
+  expect_clean_error(config, "machine-config.mem_size_mib: 32 MiB is too small for kernel image");
 }
 
 TEST(BadInput, UnknownFieldIsNamed) {

@@ -9,6 +9,8 @@
 #include "vmm/base/error.h"
 #include "vmm/base/fd.h"
 #include "vmm/loader/boot_params.h"
+#include "vmm/loader/bzimage.h"
+#include "vmm/loader/elf.h"
 #include "vmm/loader/e820.h"
 #include "vmm/loader/initrd.h"
 #include "vmm/loader/kernel_image.h"
@@ -45,11 +47,43 @@ std::string build_cmdline(const GuestLoadRequest& request) {
   return cmdline;
 }
 
+// Highest address the kernel needs, or 0 when the image itself is malformed.
+uint64_t kernel_footprint_end(std::span<const uint8_t> image) {
+  try {
+    if (loader::has_elf_magic(image)) {
+      const auto elf = loader::parse_elf(image);
+      return elf.segments.empty() ? 0 : elf.segments.back().paddr + elf.segments.back().mem_size;
+    }
+    if (loader::has_bzimage_magic(image)) {
+      return loader::place_bzimage(loader::parse_bzimage(image), UINT64_MAX / 2).end;
+    }
+  } catch (const Error&) {
+  }
+  return 0;
+}
+
+// load_kernel, with "too little guest memory" reported against the setting the user can change.
+loader::LoadedKernel load_kernel(const GuestMemory& mem, std::span<const uint8_t> image, const GuestLoadRequest& request) {
+  try {
+    return loader::load_kernel(mem, image);
+  } catch (const Error& e) {
+    const uint64_t needed = kernel_footprint_end(image);
+    const uint64_t low_ram = std::min(request.mem_size, layout::kMmioGapStart);
+    if (needed > low_ram) {
+      throw Error(fmt::format("machine-config.mem_size_mib: {} MiB is too small for kernel image {}, which needs at "
+                              "least {} MiB ({})",
+                              request.mem_size >> 20, request.boot.kernel_image_path, (needed + (1 << 20) - 1) >> 20,
+                              e.what()));
+    }
+    throw;
+  }
+}
+
 }  // namespace
 
 BootEntry load_guest_image(const GuestMemory& mem, const GuestLoadRequest& request) {
   const auto kernel_bytes = read_whole_file(request.boot.kernel_image_path, "kernel image");
-  const loader::LoadedKernel kernel = loader::load_kernel(mem, kernel_bytes);
+  const loader::LoadedKernel kernel = load_kernel(mem, kernel_bytes, request);
 
   std::optional<loader::InitrdPlacement> initrd;
   if (request.boot.initrd_path) {

@@ -79,6 +79,18 @@ TEST(TestGuestSelfTests, SerialRegistersBehaveLike16550A) {
   EXPECT_EQ(lines_with_prefix(r.out, "TESTGUEST PASS").size(), 1u);
 }
 
+TEST(TestGuestSelfTests, StdinReachesTheGuestSerialPort) {
+  HEARTH_REQUIRE_KVM();
+  ProcessOptions opts;
+  opts.stdin_data = "hello from the host\n";
+  opts.stdin_after_output = "ECHO READY";  // input before the guest's UART init is lost, as on hardware
+  ProcessResult r = run_hearth_config(testguest_config(1, 128, "console=ttyS0 testguest.run=serial-echo"), {}, opts);
+  SCOPED_TRACE(r.out + r.err);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(lines_with_prefix(r.out, "ECHO hello from the host").size(), 1u);
+  EXPECT_EQ(lines_with_prefix(r.out, "TESTGUEST PASS").size(), 1u);
+}
+
 TEST(TestGuestSelfTests, FailureIsReportedNotHidden) {
   HEARTH_REQUIRE_KVM();
   ProcessResult r = run_hearth_config(testguest_config(1, 128, "console=ttyS0 testguest.run=fail"));

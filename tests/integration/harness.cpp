@@ -55,11 +55,14 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
   ::close(in_pipe[0]);
-  if (!options.stdin_data.empty()) {
-    // Small inputs fit in the pipe buffer; the child reads them when it is ready.
+  // Small inputs fit in the pipe buffer; the child reads them when it is ready.
+  auto send_stdin = [&] {
+    if (in_pipe[1] < 0) return;
     [[maybe_unused]] ssize_t n = ::write(in_pipe[1], options.stdin_data.data(), options.stdin_data.size());
-  }
-  ::close(in_pipe[1]);
+    ::close(in_pipe[1]);
+    in_pipe[1] = -1;
+  };
+  if (options.stdin_data.empty() || options.stdin_after_output.empty()) send_stdin();
   set_nonblocking(out_pipe[0]);
   set_nonblocking(err_pipe[0]);
 
@@ -78,11 +81,13 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
       ::kill(pid, options.signal_to_send);
       signal_sent = true;
     }
+    if (in_pipe[1] >= 0 && result.out.find(options.stdin_after_output) != std::string::npos) send_stdin();
     pollfd fds[2] = {{out_open ? out_pipe[0] : -1, POLLIN, 0}, {err_open ? err_pipe[0] : -1, POLLIN, 0}};
     ::poll(fds, 2, 20);
     if (out_open) out_open = drain(out_pipe[0], result.out);
     if (err_open) err_open = drain(err_pipe[0], result.err);
   }
+  if (in_pipe[1] >= 0) ::close(in_pipe[1]);
   int status = 0;
   ::waitpid(pid, &status, 0);
   drain(out_pipe[0], result.out);

@@ -12,6 +12,8 @@
 #include "vmm/core/guest_loader.h"
 #include "vmm/core/irqfd_line.h"
 #include "vmm/core/serial_console.h"
+#include "virtio/blk/device.h"
+#include "virtio/mmio/transport.h"
 
 namespace hearth {
 namespace {
@@ -33,6 +35,10 @@ void validate(const VmConfig& config) {
   }
   if (m.smt && m.vcpu_count > 1 && m.vcpu_count % 2) {
     throw Error("machine-config.vcpu_count: must be 1 or even when smt is enabled");
+  }
+  const uint32_t max_virtio = std::min(layout::kVirtioMmioMaxDevices, layout::kIoapicPins - layout::kVirtioIrqFirst);
+  if (config.drives.size() > max_virtio) {
+    throw Error(fmt::format("drives: at most {} drives are supported, got {}", max_virtio, config.drives.size()));
   }
   if (m.mem_size_mib < 2) throw Error(fmt::format("machine-config.mem_size_mib: {} MiB is too small", m.mem_size_mib));
 }
@@ -100,6 +106,39 @@ void Vmm::create_devices() {
   mmio_bus_.insert(boot_timer_, layout::kBootTimerAddr, layout::kMmioWindowSize);
 
   console_ = std::make_unique<SerialConsole>(loop_, options_.console_in_fd, serial_);
+  create_virtio_devices();
+}
+
+void Vmm::create_virtio_devices() {
+  // The root device comes first so that it is /dev/vda, as Firecracker does.
+  std::vector<DriveConfig> drives = config_.drives;
+  std::stable_partition(drives.begin(), drives.end(), [](const DriveConfig& d) { return d.is_root_device; });
+  uint32_t index = 0;
+  for (const auto& drive : drives) {
+    auto blk = std::make_shared<virtio::blk::BlkDevice>(drive, &loop_);
+    drives_.push_back(blk);
+    attach_virtio(blk, index++);
+    if (drive.is_root_device) {
+      extra_cmdline_.push_back(drive.partuuid ? "root=PARTUUID=" + *drive.partuuid : "root=/dev/vda");
+      extra_cmdline_.push_back(drive.is_read_only ? "ro" : "rw");
+    }
+  }
+}
+
+void Vmm::attach_virtio(const std::shared_ptr<virtio::VirtioDevice>& device, uint32_t index) {
+  const uint64_t base = layout::kVirtioMmioBase + uint64_t{index} * layout::kMmioWindowSize;
+  const uint32_t irq = layout::kVirtioIrqFirst + index;
+  auto irq_line = std::make_shared<IrqFdLine>(*vm_, irq);
+  irq_lines_.push_back(irq_line);
+  auto transport = std::make_shared<virtio::mmio::MmioTransport>(device, memory_, irq_line, &loop_);
+  mmio_bus_.insert(transport, base, layout::kMmioWindowSize);
+  // Kicks never exit to userspace on a vCPU thread: KVM signals the queue's eventfd directly.
+  for (uint16_t q = 0; q < transport->num_queues(); ++q) {
+    vm_->register_ioeventfd(transport->queue_event(q).fd(), base + virtio::mmio::MmioTransport::kNotifyOffset, 4, q);
+  }
+  virtio_transports_.push_back(transport);
+  virtio_windows_.push_back({base, layout::kMmioWindowSize, irq});
+  extra_cmdline_.push_back(fmt::format("virtio_mmio.device=4K@{:#x}:{}", base, irq));
 }
 
 void Vmm::load_guest() {
@@ -107,6 +146,8 @@ void Vmm::load_guest() {
   request.boot = *config_.boot_source;
   request.mem_size = uint64_t{config_.machine.mem_size_mib} * kMiB;
   request.vcpu_count = config_.machine.vcpu_count;
+  request.virtio_devices = virtio_windows_;
+  request.extra_cmdline = extra_cmdline_;
   boot_entry_ = load_guest_image(memory_, request);
 }
 

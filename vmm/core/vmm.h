@@ -24,6 +24,15 @@ class Uart16550;
 class I8042;
 class BootTimer;
 class SerialConsole;
+namespace virtio {
+class VirtioDevice;
+}
+namespace virtio::blk {
+class BlkDevice;
+}
+namespace virtio::mmio {
+class MmioTransport;
+}
 
 struct VmmOptions {
   std::string kvm_path = "/dev/kvm";
@@ -54,6 +63,7 @@ class Vmm {
   std::optional<int> exit_code() const { return exit_code_; }
   const std::string& stop_reason() const { return stop_reason_; }
   const GuestMemory& memory() const { return memory_; }
+  const std::vector<std::shared_ptr<virtio::blk::BlkDevice>>& drives() const { return drives_; }
   std::optional<std::chrono::steady_clock::duration> boot_time() const;
   // Sum of the exit counters over all vCPUs: {reason, count}.
   std::vector<std::pair<std::string, uint64_t>> vcpu_exit_counts() const;
@@ -61,6 +71,9 @@ class Vmm {
  private:
   void create_vm();
   void create_devices();
+  void create_virtio_devices();
+  // Puts `device` behind a virtio-mmio transport in window `index`, with its IRQ and queue ioeventfds.
+  void attach_virtio(const std::shared_ptr<virtio::VirtioDevice>& device, uint32_t index);
   void load_guest();
   void create_vcpus();
   void on_guest_stop(GuestStop why, const std::string& detail);
@@ -82,6 +95,10 @@ class Vmm {
   std::shared_ptr<BootTimer> boot_timer_;
   std::unique_ptr<SerialConsole> console_;
   std::vector<std::shared_ptr<void>> irq_lines_;  // keep irqfds alive for the VM's life
+  std::vector<std::shared_ptr<virtio::blk::BlkDevice>> drives_;
+  std::vector<std::shared_ptr<virtio::mmio::MmioTransport>> virtio_transports_;
+  std::vector<acpi::VirtioMmioDevice> virtio_windows_;
+  std::vector<std::string> extra_cmdline_;
 
   BootEntry boot_entry_;
   std::vector<std::unique_ptr<VcpuThread>> vcpus_;

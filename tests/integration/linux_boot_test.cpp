@@ -30,7 +30,8 @@ TEST_P(DebianKernel, PrintsBannerCmdlineE820AndAcpi) {
   if (!std::filesystem::exists(resource(c.image))) {
     GTEST_SKIP() << "SKIP: " << resource(c.image) << " is missing; run resources/fetch-debian-kernel.sh";
   }
-  const std::string cmdline = "console=ttyS0 reboot=k panic=1 pci=off hearth.test=1";
+  // earlyprintk: the console proper registers after the point where this host stops the kernel.
+  const std::string cmdline = "console=ttyS0 earlyprintk=serial,ttyS0 reboot=k panic=1 pci=off hearth.test=1";
   nlohmann::json config = {
       {"boot-source",
        {{"kernel_image_path", resource(c.image)}, {"initrd_path", resource("initramfs.cpio.gz")}, {"boot_args", cmdline}}},

@@ -1,0 +1,82 @@
+#include "vmm/main/vm_controller.h"
+
+#include "vmm/base/error.h"
+#include "vmm/main/version.h"
+#include "vmm/metrics/registry.h"
+#include "virtio/blk/device.h"
+
+namespace hearth {
+namespace {
+
+virtio::BucketUpdate bucket_update(const std::optional<TokenBucketConfig>& bucket) {
+  if (!bucket) return virtio::BucketUpdate::keep();
+  if (bucket->size == 0) return virtio::BucketUpdate::disable();
+  return virtio::BucketUpdate::set(*bucket);
+}
+
+// Counters are cumulative; the registry keeps the last value so each copy adds only the change.
+void mirror(metrics::Registry& registry, const std::string& name, uint64_t value) {
+  metrics::Counter& counter = registry.counter(name);
+  const uint64_t seen = counter.get();
+  if (value > seen) counter.add(value - seen);
+}
+
+}  // namespace
+
+VmController::VmController(EventLoop& loop, VmmOptions options, VmConfig initial)
+    : PrebootConfigController(std::string(kVersion), std::move(initial)), loop_(loop), options_(std::move(options)) {}
+
+api::Result<> VmController::start_vm(const VmConfig& config) {
+  auto vmm = std::make_unique<Vmm>(config, options_, loop_);
+  vmm->start();
+  vmm_ = std::move(vmm);
+  return {};
+}
+
+api::Result<> VmController::pause_vm() {
+  vmm_->pause();
+  return {};
+}
+
+api::Result<> VmController::resume_vm() {
+  vmm_->resume();
+  return {};
+}
+
+api::Result<> VmController::ctrl_alt_del() {
+  vmm_->send_ctrl_alt_del();
+  return {};
+}
+
+api::Result<> VmController::update_drive(const api::DrivePatch& patch) {
+  for (const auto& drive : vmm_->drives()) {
+    if (drive->drive_id() != patch.drive_id) continue;
+    if (patch.path_on_host) drive->update_backing_file(*patch.path_on_host);
+    if (patch.rate_limiter) {
+      drive->update_rate_limiter(bucket_update(patch.rate_limiter->bandwidth), bucket_update(patch.rate_limiter->ops));
+    }
+    return {};
+  }
+  return api::bad_request("drive " + patch.drive_id + " does not exist");
+}
+
+void VmController::collect_metrics() const {
+  if (!vmm_) return;
+  auto& registry = metrics::global();
+  for (const auto& [reason, count] : vmm_->vcpu_exit_counts()) mirror(registry, "vcpu.exit." + reason, count);
+  for (const auto& drive : vmm_->drives()) {
+    const auto& m = drive->metrics();
+    const std::string prefix = "block." + drive->drive_id() + ".";
+    mirror(registry, prefix + "requests", m.requests);
+    mirror(registry, prefix + "read_count", m.read_count);
+    mirror(registry, prefix + "write_count", m.write_count);
+    mirror(registry, prefix + "flush_count", m.flush_count);
+    mirror(registry, prefix + "read_bytes", m.read_bytes);
+    mirror(registry, prefix + "write_bytes", m.write_bytes);
+    mirror(registry, prefix + "errors", m.errors);
+    mirror(registry, prefix + "throttled", m.throttled);
+    mirror(registry, prefix + "queue_errors", m.queue_errors);
+  }
+}
+
+}  // namespace hearth

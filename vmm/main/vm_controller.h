@@ -1,0 +1,34 @@
+#pragma once
+// The API's Controller for a real microVM: the pre-boot configuration rules come from
+// api::PrebootConfigController; this adds building, starting and driving the Vmm.
+#include <memory>
+#include <optional>
+
+#include "api/preboot_controller.h"
+#include "vmm/core/event_loop.h"
+#include "vmm/core/vmm.h"
+
+namespace hearth {
+
+class VmController final : public api::PrebootConfigController {
+ public:
+  VmController(EventLoop& loop, VmmOptions options, VmConfig initial);
+
+  Vmm* vmm() const { return vmm_.get(); }
+  // Copies device and vCPU counters into the metrics registry (before a flush or a scrape).
+  void collect_metrics() const;
+
+ protected:
+  api::Result<> start_vm(const VmConfig& config) override;
+  api::Result<> pause_vm() override;
+  api::Result<> resume_vm() override;
+  api::Result<> ctrl_alt_del() override;
+  api::Result<> update_drive(const api::DrivePatch& patch) override;
+
+ private:
+  EventLoop& loop_;
+  VmmOptions options_;
+  std::unique_ptr<Vmm> vmm_;
+};
+
+}  // namespace hearth

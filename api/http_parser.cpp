@@ -76,6 +76,11 @@ std::string_view status_text(int status) {
   }
 }
 
+std::string fault_body(std::string_view message) {
+  return nlohmann::json{{"fault_message", message}}.dump(-1, ' ', false,
+                                                          nlohmann::json::error_handler_t::replace);
+}
+
 std::string serialize(const HttpResponse& r, bool keep_alive) {
   std::string out = fmt::format("HTTP/1.1 {} {}\r\nServer: Hearth API\r\n", r.status,
                                 status_text(r.status));
@@ -92,7 +97,7 @@ std::string serialize(const HttpResponse& r, bool keep_alive) {
 
 HttpRequestParser::State HttpRequestParser::fail(int status, std::string message) {
   error_.status = status;
-  error_.body = nlohmann::json{{"fault_message", std::move(message)}}.dump();
+  error_.body = fault_body(message);
   error_.content_type = "application/json";
   state_ = State::kError;
   return state_;

@@ -30,6 +30,8 @@ struct HttpResponse {
 // Serialises `r`; "Connection: close" when !keep_alive. 1xx/204 carry no body.
 std::string serialize(const HttpResponse& r, bool keep_alive);
 std::string_view status_text(int status);
+// {"fault_message": message}; bytes that are not UTF-8 (echoed from the request) become U+FFFD.
+std::string fault_body(std::string_view message);
 
 class HttpRequestParser {
  public:

@@ -84,7 +84,7 @@ void HttpServer::run() {
       try {
         resp = handler_(req);
       } catch (const std::exception& e) {
-        resp = HttpResponse{500, nlohmann::json{{"fault_message", e.what()}}.dump()};
+        resp = HttpResponse{500, fault_body(e.what())};
       }
       c.out += serialize(resp, req.keep_alive);
       if (!req.keep_alive) {

@@ -41,6 +41,12 @@ nlohmann::json parse_json(std::string_view text, std::string_view context) {
     auto [line, column] = line_column(text, e.byte);
     throw Error(fmt::format("{}: invalid JSON at line {} column {}: {}", context, line, column,
                             parse_error_detail(e.what())));
+  } catch (const nlohmann::json::exception& e) {
+    // e.g. a number too large for a double; nlohmann gives no position for these.
+    std::string_view what = e.what();
+    size_t tag_end = what.find("] ");
+    if (tag_end != std::string_view::npos) what.remove_prefix(tag_end + 2);
+    throw Error(fmt::format("{}: invalid JSON: {}", context, what));
   }
 }
 
@@ -71,7 +77,8 @@ ObjectReader::ObjectReader(const nlohmann::json& value, std::string context,
                            std::initializer_list<UnsupportedField> unsupported)
     : value_(value), context_(std::move(context)) {
   if (!value_.is_object()) throw_type_error(context_, "an object", value_);
-  for (const auto& [key, field] : value_.items()) {
+  for (const auto& item : value_.items()) {
+    const std::string& key = item.key();  // not a structured binding: clang 14 cannot capture those
     auto rejected = std::find_if(unsupported.begin(), unsupported.end(),
                                  [&](const UnsupportedField& u) { return u.key == key; });
     if (rejected != unsupported.end()) fail(key, rejected->reason);

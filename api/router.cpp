@@ -14,8 +14,13 @@
 namespace hearth::api {
 namespace {
 
+// Host-supplied strings (paths from the command line) need not be UTF-8; never throw on them.
+std::string json_text(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 HttpResponse fault_response(const Fault& f) {
-  return HttpResponse{f.status, nlohmann::json{{"fault_message", f.message}}.dump()};
+  return HttpResponse{f.status, fault_body(f.message)};
 }
 
 HttpResponse respond(const Result<>& r) {
@@ -24,7 +29,7 @@ HttpResponse respond(const Result<>& r) {
 
 template <typename T>
 HttpResponse respond_json(const Result<T>& r) {
-  return r.ok() ? HttpResponse{200, to_json(r.value()).dump()} : fault_response(r.fault());
+  return r.ok() ? HttpResponse{200, json_text(to_json(r.value()))} : fault_response(r.fault());
 }
 
 std::vector<std::string_view> split_path(std::string_view path) {
@@ -93,7 +98,10 @@ auto Router::call(F f) -> std::invoke_result_t<F, Controller&> {
 HttpResponse Router::handle(const HttpRequest& request) {
   std::vector<std::string_view> parts = split_path(request.path);
   std::string_view resource = parts.empty() ? std::string_view() : parts[0];
-  bool known = std::find(std::begin(kKnown), std::end(kKnown), resource) != std::end(kKnown);
+  // Method and path are untrusted: only known pairs become metric names.
+  const std::string& m = request.method;
+  bool known = (m == "GET" || m == "PUT" || m == "PATCH") &&
+               std::find(std::begin(kKnown), std::end(kKnown), resource) != std::end(kKnown);
   std::string name = known ? metric_name(request.method, resource) : "api.invalid";
   registry_.counter(name + ".count").add();
   HttpResponse response;
@@ -131,7 +139,7 @@ HttpResponse Router::route(const HttpRequest& request, std::string_view resource
     auto info = call([](Controller& c) { return c.describe_instance(); });
     if (!info.ok()) return fault_response(info.fault());
     if (resource.empty()) return respond_json(info);
-    return HttpResponse{200, nlohmann::json{{"firecracker_version", info.value().vmm_version}}.dump()};
+    return HttpResponse{200, json_text({{"firecracker_version", info.value().vmm_version}})};
   }
   if (resource == "boot-source" && depth == 1 && method == "PUT") {
     BootSourceConfig b = parse_boot_source(body("boot-source"));

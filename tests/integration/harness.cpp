@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace hearth::test {
 namespace {
@@ -52,6 +53,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     ::execv(args[0], args.data());
     ::_exit(127);
   }
+  if (options.pid_out) options.pid_out->store(pid);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
   ::close(in_pipe[0]);
@@ -102,6 +104,25 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   }
   return result;
 }
+
+BackgroundProcess::BackgroundProcess(std::vector<std::string> argv, ProcessOptions options) {
+  options.pid_out = pid_;
+  result_ = std::async(std::launch::async, [argv = std::move(argv), options = std::move(options)] {
+    return run_process(argv, options);
+  });
+}
+
+ProcessResult BackgroundProcess::terminate() {
+  while (pid_->load() == 0) std::this_thread::yield();
+  ::kill(pid_->load(), SIGTERM);
+  return wait();
+}
+
+BackgroundProcess::~BackgroundProcess() {
+  if (result_.valid()) result_.wait();
+}
+
+ProcessResult BackgroundProcess::wait() { return result_.get(); }
 
 std::string hearth_binary() { return HEARTH_BINARY; }
 std::string testguest_elf() { return TESTGUEST_ELF; }

@@ -1,7 +1,10 @@
 #pragma once
 // Runs the hearth binary (or QEMU) as a child process and captures what it prints.
 #include <chrono>
+#include <atomic>
 #include <filesystem>
+#include <memory>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -25,9 +28,27 @@ struct ProcessOptions {
   int signal_after_ms = -1;          // send `signal_to_send` this long after start
   int signal_to_send = 15;
   std::string wait_for_output;       // with signal_after_ms: send the signal once this appears on stdout
+  std::shared_ptr<std::atomic<int>> pid_out;  // receives the child's pid once it runs
 };
 
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+
+// run_process on another thread, for tests that talk to the process while it runs.
+class BackgroundProcess {
+ public:
+  BackgroundProcess(std::vector<std::string> argv, ProcessOptions options);
+  ~BackgroundProcess();
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+  // Waits for the process to end (it is killed at its own timeout).
+  ProcessResult wait();
+  // Sends SIGTERM, then waits.
+  ProcessResult terminate();
+
+ private:
+  std::shared_ptr<std::atomic<int>> pid_ = std::make_shared<std::atomic<int>>(0);
+  std::future<ProcessResult> result_;
+};
 
 // Paths baked in by CMake.
 std::string hearth_binary();

@@ -1,24 +1,27 @@
-// hearth: runs one microVM. See README.md for the command line.
+// hearth: runs one microVM, configured by a Firecracker-style config file and/or REST API.
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
-#include <iostream>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "api/config_checks.h"
 #include "api/config_json.h"
+#include "api/http_server.h"
+#include "api/request_queue.h"
+#include "api/router.h"
 #include "vmm/base/error.h"
 #include "vmm/base/fd.h"
 #include "vmm/core/event_loop.h"
-#include "vmm/core/vmm.h"
+#include "vmm/main/logging.h"
 #include "vmm/main/version.h"
+#include "vmm/main/vm_controller.h"
 
 namespace hearth {
 namespace {
@@ -35,31 +38,14 @@ struct Options {
   std::string kvm_path = "/dev/kvm";
 };
 
+constexpr int kMetricsFlushSeconds = 60;  // as Firecracker
+
 std::string read_file(const std::string& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(fmt::format("{} {}: {}", what, path, std::strerror(errno)));
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-void setup_logging(const Options& opts) {
-  // stdout is the guest's console, so our own log goes to stderr or a file.
-  std::shared_ptr<spdlog::logger> logger;
-  if (opts.log_path.empty()) {
-    logger = spdlog::stderr_logger_mt("hearth");
-  } else {
-    logger = spdlog::basic_logger_mt("hearth", opts.log_path);
-  }
-  auto level = api::parse_log_level(opts.level);
-  if (!level) throw Error(fmt::format("--level: unknown log level '{}'", opts.level));
-  static constexpr spdlog::level::level_enum kLevels[] = {spdlog::level::trace, spdlog::level::debug,
-                                                          spdlog::level::info,  spdlog::level::warn,
-                                                          spdlog::level::err,   spdlog::level::off};
-  logger->set_level(kLevels[static_cast<int>(*level)]);
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e [" + opts.id + ":%l] %v");
-  logger->flush_on(spdlog::level::info);
-  spdlog::set_default_logger(logger);
 }
 
 // SIGTERM/SIGINT/SIGHUP end the VM cleanly through the event loop.
@@ -70,29 +56,93 @@ UniqueFd block_stop_signals() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
   if (::pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) throw Error("cannot block stop signals");
+  ::signal(SIGPIPE, SIG_IGN);  // a closed API client or console reader must not kill the VMM
   UniqueFd fd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!fd) throw_errno("signalfd");
   return fd;
 }
 
-int run_config_file(const Options& opts) {
-  VmConfig config = api::parse_config_file(read_file(opts.config_file, "--config-file"));
+UniqueFd periodic_timer(int seconds) {
+  UniqueFd fd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!fd) throw_errno("timerfd_create");
+  itimerspec spec{};
+  spec.it_interval.tv_sec = spec.it_value.tv_sec = seconds;
+  if (::timerfd_settime(fd.get(), 0, &spec, nullptr) < 0) throw_errno("timerfd_settime");
+  return fd;
+}
+
+void drain_fd(int fd) {
+  uint64_t buf[16];
+  while (::read(fd, buf, sizeof(buf)) > 0) {
+  }
+}
+
+int run_vmm(const Options& opts) {
+  VmConfig initial;
+  if (!opts.config_file.empty()) {
+    initial = api::parse_config_file(read_file(opts.config_file, "--config-file"));
+    api::check_host_paths(initial);
+  }
   EventLoop loop;
   UniqueFd signals = block_stop_signals();
   VmmOptions vmm_options;
   vmm_options.kvm_path = opts.kvm_path;
   vmm_options.boot_timer = opts.boot_timer;
-  Vmm vmm(config, vmm_options, loop);
+  VmController controller(loop, vmm_options, initial, opts.id);
+
+  // A config file's logger/metrics sections apply as if PUT before boot.
+  if (initial.logger) {
+    if (auto r = controller.put_logger(*initial.logger); !r.ok()) throw Error(r.fault().message);
+  }
+  std::string metrics_path = initial.metrics ? initial.metrics->metrics_path : opts.metrics_path;
+  if (!metrics_path.empty()) {
+    if (auto r = controller.put_metrics({metrics_path}); !r.ok()) throw Error(r.fault().message);
+  }
+
+  api::RequestQueue queue;
+  loop.add(queue.eventfd(), EPOLLIN, [&](uint32_t) { queue.drain(controller); });
+  std::unique_ptr<api::Router> router;
+  std::unique_ptr<api::HttpServer> server;
+  if (!opts.no_api) {
+    router = std::make_unique<api::Router>(api::Router::through(queue));
+    server = std::make_unique<api::HttpServer>(opts.api_sock,
+                                               [&](const api::HttpRequest& r) { return router->handle(r); });
+    spdlog::info("API server listening on {}", opts.api_sock);
+  }
+
   loop.add(signals.get(), EPOLLIN, [&](uint32_t) {
     signalfd_siginfo info{};
-    if (::read(signals.get(), &info, sizeof(info)) == sizeof(info)) {
-      spdlog::info("received signal {}, stopping the microVM", info.ssi_signo);
-      vmm.stop(0);
+    if (::read(signals.get(), &info, sizeof(info)) != sizeof(info)) return;
+    spdlog::info("received signal {}, stopping", info.ssi_signo);
+    if (controller.vmm()) controller.vmm()->stop(0);
+    loop.stop();
+  });
+  // Device counters are copied into the registry every second, so GET /metrics is never stale for long.
+  UniqueFd collect_timer = periodic_timer(1);
+  loop.add(collect_timer.get(), EPOLLIN, [&](uint32_t) {
+    drain_fd(collect_timer.get());
+    controller.collect_metrics();
+  });
+  UniqueFd flush_timer = periodic_timer(kMetricsFlushSeconds);
+  loop.add(flush_timer.get(), EPOLLIN, [&](uint32_t) {
+    drain_fd(flush_timer.get());
+    if (controller.config().metrics) {
+      controller.collect_metrics();
+      controller.flush_metrics();
     }
   });
-  vmm.start();
+
+  if (!opts.config_file.empty()) {
+    if (auto r = controller.instance_start(); !r.ok()) throw Error(r.fault().message);
+  }
   loop.run();
-  return vmm.exit_code().value_or(0);
+
+  // Release API callers before the server goes away, so none waits on a VMM that stopped.
+  queue.shutdown();
+  server.reset();
+  controller.collect_metrics();
+  if (controller.config().metrics) controller.flush_metrics();
+  return controller.vmm() ? controller.vmm()->exit_code().value_or(0) : 0;
 }
 
 int run(int argc, char** argv) {
@@ -105,7 +155,7 @@ int run(int argc, char** argv) {
   app.add_option("--id", opts.id, "MicroVM identifier")->capture_default_str();
   app.add_option("--level", opts.level, "Log level: Error, Warning, Info, Debug, Trace, Off")->capture_default_str();
   app.add_option("--log-path", opts.log_path, "Write the log to this file or FIFO instead of stderr");
-  app.add_option("--metrics-path", opts.metrics_path, "Write metrics to this file or FIFO");
+  app.add_option("--metrics-path", opts.metrics_path, "Write metrics (JSON lines) to this file or FIFO");
   app.add_flag("--boot-timer", opts.boot_timer, "Log the time until the guest signals boot completion");
   app.add_option("--kvm-device", opts.kvm_path, "KVM device node")->capture_default_str();
   try {
@@ -113,10 +163,15 @@ int run(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  setup_logging(opts);
+  LoggerConfig logger;
+  auto level = api::parse_log_level(opts.level);
+  if (!level) throw Error(fmt::format("--level: unknown log level '{}'", opts.level));
+  logger.level = *level;
+  logger.show_level = true;
+  if (!opts.log_path.empty()) logger.log_path = opts.log_path;
+  configure_logging(logger, opts.id);
   if (opts.no_api && opts.config_file.empty()) throw Error("--no-api requires --config-file");
-  if (opts.config_file.empty()) throw Error("the API server is not available in this build yet; use --config-file with --no-api");
-  return run_config_file(opts);
+  return run_vmm(opts);
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 #include "vmm/main/vm_controller.h"
 
+#include <fcntl.h>
+
 #include "vmm/base/error.h"
+#include "vmm/main/logging.h"
 #include "vmm/main/version.h"
 #include "vmm/metrics/registry.h"
 #include "virtio/blk/device.h"
@@ -23,11 +26,38 @@ void mirror(metrics::Registry& registry, const std::string& name, uint64_t value
 
 }  // namespace
 
-VmController::VmController(EventLoop& loop, VmmOptions options, VmConfig initial)
-    : PrebootConfigController(std::string(kVersion), std::move(initial)), loop_(loop), options_(std::move(options)) {}
+VmController::VmController(EventLoop& loop, VmmOptions options, VmConfig initial, std::string instance_id)
+    : PrebootConfigController(std::string(kVersion), std::move(initial)),
+      loop_(loop),
+      options_(std::move(options)),
+      instance_id_(std::move(instance_id)) {}
+
+api::Result<api::InstanceInfo> VmController::describe_instance() {
+  auto info = PrebootConfigController::describe_instance();
+  if (!info.ok()) return info;
+  api::InstanceInfo value = info.value();
+  value.id = instance_id_;
+  return value;
+}
+
+api::Result<> VmController::put_logger(const LoggerConfig& logger) {
+  try {
+    configure_logging(logger, instance_id_);
+  } catch (const Error& e) {
+    return api::bad_request(e.what());
+  }
+  return PrebootConfigController::put_logger(logger);
+}
 
 api::Result<> VmController::start_vm(const VmConfig& config) {
-  auto vmm = std::make_unique<Vmm>(config, options_, loop_);
+  VmmOptions options = options_;
+  if (serial() && !serial()->serial_out_path.empty()) {
+    const std::string& path = serial()->serial_out_path;
+    serial_out_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0600));
+    if (!serial_out_) throw_errno(fmt::format("serial_out_path {}", path));
+    options.console_out_fd = serial_out_.get();
+  }
+  auto vmm = std::make_unique<Vmm>(config, options, loop_);
   vmm->start();
   vmm_ = std::move(vmm);
   return {};

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "api/preboot_controller.h"
+#include "vmm/base/fd.h"
 #include "vmm/core/event_loop.h"
 #include "vmm/core/vmm.h"
 
@@ -12,7 +13,11 @@ namespace hearth {
 
 class VmController final : public api::PrebootConfigController {
  public:
-  VmController(EventLoop& loop, VmmOptions options, VmConfig initial);
+  VmController(EventLoop& loop, VmmOptions options, VmConfig initial, std::string instance_id);
+
+  api::Result<api::InstanceInfo> describe_instance() override;
+  // Applies the new logger at once (PUT /logger).
+  api::Result<> put_logger(const LoggerConfig& logger) override;
 
   Vmm* vmm() const { return vmm_.get(); }
   // Copies device and vCPU counters into the metrics registry (before a flush or a scrape).
@@ -28,6 +33,8 @@ class VmController final : public api::PrebootConfigController {
  private:
   EventLoop& loop_;
   VmmOptions options_;
+  std::string instance_id_;
+  UniqueFd serial_out_;  // PUT /serial target, kept open for the VM's life
   std::unique_ptr<Vmm> vmm_;
 };
 

@@ -24,6 +24,11 @@ TEST(JsonReader, InvalidJsonReportsLineAndColumn) {
   EXPECT_EQ(msg.rfind("body: invalid JSON at line 1 column 1: ", 0), 0u) << msg;
 }
 
+TEST(JsonReader, NumberOverflowIsAnError) {
+  EXPECT_EQ(error_of([] { parse_json("[1e999]", "body"); }),
+            "body: invalid JSON: number overflow parsing '1e999'");
+}
+
 TEST(JsonReader, TypeNames) {
   EXPECT_EQ(json_type_name(nlohmann::json(-1)), "negative integer");
   EXPECT_EQ(json_type_name(nlohmann::json(1)), "unsigned integer");

@@ -4,8 +4,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
+
+#include "api/router.h"
+#include "vmm/base/error.h"
+#include "vmm/core/event_loop.h"
 
 namespace hearth::api {
 namespace {
@@ -159,6 +164,36 @@ TEST_F(PrebootTest, MetricsFlush) {
   std::string line;
   std::getline(in, line);
   EXPECT_EQ(nlohmann::json::parse(line)["api"]["test"], 4);
+}
+
+// The production path minus the socket: Router on this thread, controller on a VMM thread.
+TEST_F(PrebootTest, RouterThroughQueueToVmmThread) {
+  RequestQueue queue;
+  EventLoop loop;
+  loop.add(queue.eventfd(), EPOLLIN, [&](uint32_t) { queue.drain(vmm); });
+  std::thread vmm_thread([&] { loop.run(); });
+  Router router(Router::through(queue), registry);
+  auto send = [&](std::string method, std::string path, std::optional<std::string> body) {
+    HttpRequest r;
+    r.method = std::move(method);
+    r.path = std::move(path);
+    r.body = std::move(body);
+    return router.handle(r);
+  };
+  EXPECT_EQ(send("PUT", "/boot-source", nlohmann::json{{"kernel_image_path", kernel}}.dump()).status, 204);
+  EXPECT_EQ(send("PATCH", "/machine-config", R"({"vcpu_count": 2})").status, 204);
+  EXPECT_EQ(send("PUT", "/actions", R"({"action_type": "InstanceStart"})").status, 204);
+  HttpResponse r = send("PUT", "/machine-config", R"({"vcpu_count": 1, "mem_size_mib": 1})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, R"({"fault_message":"PUT /machine-config is not allowed after boot"})");
+  r = send("GET", "/vm/config", std::nullopt);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["machine-config"]["vcpu_count"], 2);
+  EXPECT_EQ(nlohmann::json::parse(send("GET", "/", std::nullopt).body)["state"], "Running");
+  loop.stop();
+  vmm_thread.join();
+  queue.shutdown();
+  EXPECT_EQ(send("GET", "/", std::nullopt).status, 503);
 }
 
 }  // namespace

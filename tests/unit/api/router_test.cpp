@@ -1,5 +1,6 @@
 #include "api/router.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "tests/unit/api/fake_controller.h"
@@ -161,6 +162,9 @@ TEST_F(RouterTest, PrometheusCountsRequests) {
   EXPECT_NE(r.body.find("hearth_api_put_boot_source_count 1\n"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("hearth_api_put_boot_source_fails 1\n"), std::string::npos);
   EXPECT_NE(r.body.find("hearth_api_get_instance_count 1\n"), std::string::npos);
+  send("P`T", "/boot-source", "{}");  // odd methods must not become metric names
+  send("GET", "/whatever");
+  EXPECT_EQ(registry.counter("api.invalid.count").get(), 2u);
 }
 
 TEST_F(RouterTest, UnsupportedAndInvalid) {
@@ -175,6 +179,13 @@ TEST_F(RouterTest, UnsupportedAndInvalid) {
   EXPECT_EQ(fault(send("GET", "/vm/config/extra")),
             "Invalid request method and/or path: GET /vm/config/extra.");
   EXPECT_TRUE(fake.calls.empty());
+}
+
+TEST_F(RouterTest, InvalidUtf8IsEchoedSafely) {
+  // nlohmann quotes the bad byte in its parse error; the fault body must still be valid JSON.
+  std::string m = fault(send("PUT", "/boot-source", "{\"a\": t\xac}"));
+  EXPECT_NE(m.find("\xEF\xBF\xBD"), std::string::npos) << m;
+  EXPECT_EQ(fault(send("GET", "/\xff")), "Invalid request method and/or path: GET /\xEF\xBF\xBD.");
 }
 
 TEST_F(RouterTest, ControllerFaultPassesThrough) {

@@ -1,0 +1,156 @@
+// hearth's REST API over its Unix socket, driven like a Firecracker client would.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/api_client.h"
+#include "tests/integration/harness.h"
+
+namespace hearth::test {
+namespace {
+
+using nlohmann::json;
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    socket_ = (dir_.path() / "api.sock").string();
+    disk_ = dir_.write("disk.img", std::string(1 << 20, '\0'));
+  }
+
+  // Starts hearth serving the API; the process is ended by the test (CtrlAltDel, a signal or its timeout).
+  void start_hearth(std::vector<std::string> extra = {}, ProcessOptions opts = {}) {
+    std::vector<std::string> argv = {hearth_binary(), "--api-sock", socket_, "--level", "Info", "--id", "api-test"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    if (opts.timeout == ProcessOptions{}.timeout) opts.timeout = std::chrono::milliseconds(60000);
+    process_ = std::make_unique<BackgroundProcess>(argv, opts);
+    ASSERT_TRUE(wait_for_socket(socket_, 10000)) << "API socket never accepted";
+  }
+
+  json boot_source(const std::string& run) const {
+    return {{"kernel_image_path", testguest_elf()}, {"boot_args", "console=ttyS0 testguest.run=" + run}};
+  }
+
+  TempDir dir_;
+  std::string socket_, disk_;
+  std::unique_ptr<BackgroundProcess> process_;
+};
+
+TEST_F(ApiTest, GettingStartedFlowConfigureStartPauseResumeCtrlAltDel) {
+  HEARTH_REQUIRE_KVM();
+  start_hearth();
+  ApiClient api(socket_);
+  auto info = json::parse(api.get("/").body);
+  EXPECT_EQ(info["state"], "Not started");
+  EXPECT_EQ(info["id"], "api-test");
+  EXPECT_EQ(info["app_name"], "Hearth");
+
+  EXPECT_EQ(api.put("/boot-source", boot_source("ctrl-alt-del").dump()).status, 204);
+  EXPECT_EQ(api.put("/machine-config", R"({"vcpu_count": 2, "mem_size_mib": 256})").status, 204);
+  EXPECT_EQ(api.put("/drives/rootfs", json{{"drive_id", "rootfs"}, {"path_on_host", disk_}, {"is_root_device", true},
+                                          {"is_read_only", false}}.dump()).status, 204);
+  auto machine = json::parse(api.get("/machine-config").body);
+  EXPECT_EQ(machine["vcpu_count"], 2);
+  EXPECT_EQ(machine["mem_size_mib"], 256);
+
+  EXPECT_EQ(api.put("/actions", R"({"action_type": "InstanceStart"})").status, 204);
+  EXPECT_EQ(json::parse(api.get("/").body)["state"], "Running");
+  EXPECT_EQ(api.patch("/vm", R"({"state": "Paused"})").status, 204);
+  EXPECT_EQ(json::parse(api.get("/").body)["state"], "Paused");
+  EXPECT_EQ(api.patch("/vm", R"({"state": "Resumed"})").status, 204);
+  EXPECT_EQ(json::parse(api.get("/").body)["state"], "Running");
+
+  // Pre-boot-only operations are refused after boot and change nothing.
+  auto late = api.put("/machine-config", R"({"vcpu_count": 1, "mem_size_mib": 128})");
+  EXPECT_EQ(late.status, 400);
+  EXPECT_NE(late.body.find("after boot"), std::string::npos) << late.body;
+  EXPECT_EQ(json::parse(api.get("/machine-config").body)["vcpu_count"], 2);
+
+  EXPECT_EQ(api.put("/actions", R"({"action_type": "SendCtrlAltDel"})").status, 204);
+  ProcessResult r = process_->wait();
+  SCOPED_TRACE(r.out + r.err);
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(lines_with_prefix(r.out, "CAD received").size(), 1u);
+  EXPECT_EQ(lines_with_prefix(r.out, "TESTGUEST PASS").size(), 1u);
+  EXPECT_NE(r.out.find("root=/dev/vda rw"), std::string::npos);
+}
+
+struct BadRequest {
+  const char* method;
+  const char* path;
+  const char* body;
+  const char* fault;  // must appear in fault_message
+};
+
+// Three or more bad inputs for every endpoint; each must be a 400 naming the problem.
+const BadRequest kBadRequests[] = {
+    {"PUT", "/boot-source", "{\"kernel_image_path\": ", "JSON"},
+    {"PUT", "/boot-source", R"({"kernel_image_path": 7})", "kernel_image_path"},
+    {"PUT", "/boot-source", R"({"kernel_image_path": "/bin/true", "bootargs": "x"})", "bootargs"},
+    {"PUT", "/boot-source", R"({"boot_args": "x"})", "kernel_image_path"},
+    {"PUT", "/boot-source", R"({"kernel_image_path": "/nonexistent/vmlinux"})", "/nonexistent/vmlinux"},
+    {"PUT", "/machine-config", R"({"vcpu_count": 0, "mem_size_mib": 128})", "vcpu_count"},
+    {"PUT", "/machine-config", R"({"vcpu_count": 33, "mem_size_mib": 128})", "vcpu_count"},
+    {"PUT", "/machine-config", R"({"vcpu_count": "2", "mem_size_mib": 128})", "vcpu_count"},
+    {"PUT", "/machine-config", R"({"vcpu_count": 2})", "mem_size_mib"},
+    {"PUT", "/machine-config", R"({"vcpu_count": 2, "mem_size_mib": 128, "cpus": 1})", "cpus"},
+    {"PATCH", "/machine-config", R"({"vcpu_count": -1})", "vcpu_count"},
+    {"PATCH", "/machine-config", R"({"smt": "yes"})", "smt"},
+    {"PATCH", "/machine-config", "[1,2", "JSON"},
+    {"PUT", "/drives/rootfs", R"({"drive_id": "rootfs", "path_on_host": "/nonexistent", "is_root_device": true, "is_read_only": false})", "/nonexistent"},
+    {"PUT", "/drives/rootfs", R"({"drive_id": "other", "path_on_host": "/dev/null", "is_root_device": true, "is_read_only": false})", "drive_id"},
+    {"PUT", "/drives/rootfs", R"({"drive_id": "rootfs", "is_root_device": true, "is_read_only": false})", "path_on_host"},
+    {"PUT", "/drives/rootfs", R"({"drive_id": "rootfs", "path_on_host": "/dev/null", "is_root_device": "yes", "is_read_only": false})", "is_root_device"},
+    {"PUT", "/drives/rootfs", R"({"drive_id": "rootfs", "path_on_host": "/dev/null", "is_root_device": true, "is_read_only": false, "cache_type": "Fast"})", "cache_type"},
+    {"PATCH", "/drives/rootfs", R"({"drive_id": "rootfs", "path_on_host": 5})", "path_on_host"},
+    {"PATCH", "/drives/rootfs", R"({"path_on_host": "/dev/null"})", "drive_id"},
+    {"PATCH", "/drives/rootfs", R"({"drive_id": "rootfs", "is_read_only": true})", "is_read_only"},
+    {"PUT", "/actions", R"({"action_type": "Reboot"})", "action_type"},
+    {"PUT", "/actions", R"({})", "action_type"},
+    {"PUT", "/actions", R"({"action_type": "SendCtrlAltDel"})", "before boot"},
+    {"PATCH", "/vm", R"({"state": "Sleeping"})", "state"},
+    {"PATCH", "/vm", R"({"state": "Paused"})", "before boot"},
+    {"PATCH", "/vm", R"({"status": "Paused"})", "status"},
+    {"PUT", "/logger", R"({"level": "Loud"})", "level"},
+    {"PUT", "/logger", R"({"log_path": 3})", "log_path"},
+    {"PUT", "/logger", R"({"level": "Info", "colour": true})", "colour"},
+    {"PUT", "/metrics", R"({})", "metrics_path"},
+    {"PUT", "/metrics", R"({"metrics_path": 1})", "metrics_path"},
+    {"PUT", "/metrics", R"({"metrics_path": "/tmp/m", "extra": 1})", "extra"},
+    {"PUT", "/serial", R"({"serial_out_path": 1})", "serial_out_path"},
+    {"PUT", "/serial", R"({})", "serial_out_path"},
+    {"PUT", "/serial", R"({"serial_out_path": "/tmp/s", "x": 1})", "x"},
+    {"GET", "/nonexistent", "", "Invalid request"},
+    {"DELETE", "/machine-config", "", "Invalid request"},
+};
+
+TEST_F(ApiTest, BadRequestsGet400NamingTheProblemAndChangeNothing) {
+  HEARTH_REQUIRE_KVM();
+  start_hearth();
+  ApiClient api(socket_);
+  ASSERT_EQ(api.put("/machine-config", R"({"vcpu_count": 2, "mem_size_mib": 256})").status, 204);
+  const std::string machine_before = api.get("/machine-config").body;
+  const std::string config_before = api.get("/vm/config").body;
+  for (const auto& bad : kBadRequests) {
+    SCOPED_TRACE(fmt::format("{} {} {}", bad.method, bad.path, bad.body));
+    HttpReply reply = api.request(bad.method, bad.path, bad.body);
+    EXPECT_EQ(reply.status, 400);
+    json body = json::parse(reply.body, nullptr, false);
+    ASSERT_TRUE(body.is_object()) << reply.body;
+    ASSERT_TRUE(body.contains("fault_message")) << reply.body;
+    EXPECT_NE(body["fault_message"].get<std::string>().find(bad.fault), std::string::npos) << reply.body;
+  }
+  EXPECT_EQ(api.get("/machine-config").body, machine_before);
+  EXPECT_EQ(api.get("/vm/config").body, config_before);
+  EXPECT_EQ(json::parse(api.get("/").body)["state"], "Not started");
+  ProcessResult r = process_->terminate();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+}  // namespace
+}  // namespace hearth::test

@@ -16,7 +16,7 @@ class HttpServer {
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
   struct Options {
     size_t max_body_bytes = 51200;  // Firecracker's default http_api_max_payload_size
-    size_t max_connections = 32;
+    size_t max_connections = 256;  // beyond this, new connections wait in the listen backlog
     // A connection that starts a request and does not finish it in time is closed; idle
     // keep-alive connections between requests are kept (SDKs hold them for the VM's life).
     int request_timeout_ms = 10000;

@@ -1,7 +1,14 @@
 // hearth's REST API over its Unix socket, driven like a Firecracker client would.
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <csignal>
+#include <cstring>
+#include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -150,6 +157,125 @@ TEST_F(ApiTest, BadRequestsGet400NamingTheProblemAndChangeNothing) {
   EXPECT_EQ(json::parse(api.get("/").body)["state"], "Not started");
   ProcessResult r = process_->terminate();
   EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(ApiTest, VmConfigRoundTripsThroughAConfigFile) {
+  HEARTH_REQUIRE_KVM();
+  start_hearth();
+  ApiClient api(socket_);
+  ASSERT_EQ(api.put("/boot-source", boot_source("boot").dump()).status, 204);
+  ASSERT_EQ(api.put("/machine-config", R"({"vcpu_count": 4, "mem_size_mib": 512})").status, 204);
+  ASSERT_EQ(api.put("/drives/data", json{{"drive_id", "data"}, {"path_on_host", disk_}, {"is_root_device", false},
+                                        {"is_read_only", true}, {"cache_type", "Writeback"}, {"io_engine", "Async"},
+                                        {"rate_limiter", {{"ops", {{"size", 1000}, {"refill_time", 100}}}}}}
+                                      .dump())
+                .status,
+            204);
+  const std::string exported = api.get("/vm/config").body;
+  process_->terminate();
+
+  // The exported configuration boots the same VM from a file, and exports identically again.
+  ProcessResult r = run_hearth_config(json::parse(exported));
+  SCOPED_TRACE(exported + "\n" + r.out + r.err);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(value_of(r.out, "cpus"), "4");
+  EXPECT_EQ(value_of(r.out, "ram_total_mib"), "511");
+  EXPECT_NE(r.out.find("virtio_mmio.device=4K@0xd0001000:5"), std::string::npos);
+  EXPECT_EQ(lines_with_prefix(r.out, "TESTGUEST PASS").size(), 1u);
+
+  const std::string file = dir_.write("exported.json", exported);
+  process_ = std::make_unique<BackgroundProcess>(
+      std::vector<std::string>{hearth_binary(), "--api-sock", socket_, "--config-file", file}, ProcessOptions{});
+  ASSERT_TRUE(wait_for_socket(socket_, 10000));
+  ApiClient again(socket_);
+  EXPECT_EQ(json::parse(again.get("/vm/config").body), json::parse(exported));
+  process_->wait();
+}
+
+TEST_F(ApiTest, SocketInUseIsRefusedAndStaleSocketIsReplaced) {
+  start_hearth();
+  ProcessResult second = run_process({hearth_binary(), "--api-sock", socket_});
+  EXPECT_NE(second.exit_code, 0);
+  EXPECT_NE(second.err.find(socket_), std::string::npos) << second.err;
+  ApiClient api(socket_);
+  EXPECT_EQ(api.get("/").status, 200);  // the first one is untouched
+  EXPECT_EQ(process_->terminate().exit_code, 0);
+
+  // A socket file nobody listens on (a crashed VMM's) is removed and reused.
+  std::filesystem::remove(socket_);
+  { ApiClient probe(socket_); }
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket_.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ::close(fd);
+  start_hearth();
+  EXPECT_EQ(ApiClient(socket_).get("/").status, 200);
+  EXPECT_EQ(process_->terminate().exit_code, 0);
+}
+
+TEST_F(ApiTest, MetricsFlushToFileAndServePrometheusText) {
+  HEARTH_REQUIRE_KVM();
+  const std::string metrics = (dir_.path() / "metrics.json").string();
+  start_hearth({"--metrics-path", metrics});
+  ApiClient api(socket_);
+  ASSERT_EQ(api.put("/boot-source", boot_source("boot").dump() ).status, 204);
+  ASSERT_EQ(api.put("/boot-source", json{{"kernel_image_path", testguest_elf()},
+                                        {"boot_args", "console=ttyS0 testguest.hold_ms=4000"}}.dump()).status, 204);
+  ASSERT_EQ(api.put("/actions", R"({"action_type": "InstanceStart"})").status, 204);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the 1 s collector has run
+  const std::string text = api.get("/metrics").body;
+  EXPECT_NE(text.find("# TYPE hearth_api_put_boot_source_count counter"), std::string::npos) << text;
+  EXPECT_NE(text.find("hearth_api_put_boot_source_count 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("hearth_vcpu_exit_io_out "), std::string::npos) << text;
+  EXPECT_EQ(api.put("/actions", R"({"action_type": "FlushMetrics"})").status, 204);
+  std::ifstream in(metrics);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  json first = json::parse(line, nullptr, false);
+  ASSERT_TRUE(first.is_object()) << line;
+  EXPECT_NE(line.find("put_boot_source"), std::string::npos) << line;
+  EXPECT_EQ(process_->terminate().exit_code, 0);
+}
+
+TEST_F(ApiTest, FiftyClientsHammerGetAndPatchWhileTheGuestRuns) {
+  HEARTH_REQUIRE_KVM();
+  start_hearth();
+  ApiClient api(socket_);
+  ASSERT_EQ(api.put("/boot-source", json{{"kernel_image_path", testguest_elf()},
+                                        {"boot_args", "console=ttyS0 testguest.hold_ms=20000"}}.dump()).status, 204);
+  ASSERT_EQ(api.put("/drives/data", json{{"drive_id", "data"}, {"path_on_host", disk_}, {"is_root_device", false},
+                                        {"is_read_only", false}}.dump()).status, 204);
+  ASSERT_EQ(api.put("/actions", R"({"action_type": "InstanceStart"})").status, 204);
+
+  constexpr int kClients = 50, kRequestsEach = 20;
+  std::atomic<int> answered{0}, wrong{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      ApiClient client(socket_);
+      for (int i = 0; i < kRequestsEach; ++i) {
+        HttpReply reply;
+        if ((c + i) % 2) {
+          reply = client.get("/");
+          if (reply.status == 200 && reply.body.find("\"Running\"") == std::string::npos) ++wrong;
+        } else {
+          const int ops = 100 + c * kRequestsEach + i;
+          reply = client.patch("/drives/data", json{{"drive_id", "data"},
+                                                    {"rate_limiter", {{"ops", {{"size", ops}, {"refill_time", 100}}}}}}
+                                                  .dump());
+          if (reply.status != 204) ++wrong;
+        }
+        if (reply.status != 0) ++answered;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(answered.load(), kClients * kRequestsEach);
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(json::parse(api.get("/").body)["state"], "Running");
+  EXPECT_EQ(process_->terminate().exit_code, 0);
 }
 
 }  // namespace

@@ -239,6 +239,30 @@ TEST_F(ApiTest, MetricsFlushToFileAndServePrometheusText) {
   EXPECT_EQ(process_->terminate().exit_code, 0);
 }
 
+TEST_F(ApiTest, PatchDriveAfterBootSwapsTheFileAndTheGuestSeesTheNewCapacity) {
+  HEARTH_REQUIRE_KVM();
+  start_hearth();
+  ApiClient api(socket_);
+  std::string bigger(2 << 20, '\0');
+  bigger[bigger.size() - 512] = 'Z';  // first byte of the new last sector
+  const std::string bigger_path = dir_.write("bigger.img", bigger);
+  ASSERT_EQ(api.put("/boot-source", boot_source("blk-resize").dump()).status, 204);
+  ASSERT_EQ(api.put("/drives/data", json{{"drive_id", "data"}, {"path_on_host", disk_}, {"is_root_device", false},
+                                        {"is_read_only", false}}.dump()).status, 204);
+  ASSERT_EQ(api.put("/actions", R"({"action_type": "InstanceStart"})").status, 204);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the guest's driver is up and waiting
+  auto missing = api.patch("/drives/data", json{{"drive_id", "data"}, {"path_on_host", "/nonexistent.img"}}.dump());
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_EQ(api.patch("/drives/data", json{{"drive_id", "data"}, {"path_on_host", bigger_path}}.dump()).status, 204);
+  ProcessResult r = process_->wait();
+  SCOPED_TRACE(r.out + r.err);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(lines_with_prefix(r.out, "BLK RESIZE READY capacity=2048").size(), 1u);
+  EXPECT_EQ(lines_with_prefix(r.out, "BLK RESIZE capacity=4096").size(), 1u);
+  EXPECT_EQ(lines_with_prefix(r.out, "BLK RESIZE last sector byte0=90").size(), 1u);  // 'Z'
+  EXPECT_EQ(lines_with_prefix(r.out, "TESTGUEST PASS").size(), 1u);
+}
+
 TEST_F(ApiTest, FiftyClientsHammerGetAndPatchWhileTheGuestRuns) {
   HEARTH_REQUIRE_KVM();
   start_hearth();

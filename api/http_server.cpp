@@ -1,5 +1,7 @@
 #include "api/http_server.h"
 
+#include <pthread.h>
+
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -45,7 +47,10 @@ bool flush(Connection& c) {
 
 HttpServer::HttpServer(const std::string& socket_path, Handler handler, Options options)
     : listener_(socket_path), handler_(std::move(handler)), options_(options) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "fc_api");
+    run();
+  });
 }
 
 HttpServer::~HttpServer() {

@@ -46,6 +46,8 @@ VcpuThread::~VcpuThread() {
 void VcpuThread::start() {
   thread_ = std::thread([this] {
     native_ = pthread_self();
+    // Named so profilers, benchmarks and `top -H` can tell vCPUs from the VMM and API threads.
+    ::pthread_setname_np(native_, fmt::format("fc_vcpu {}", vcpu_.id()).c_str());
     started_ = true;
     loop();
   });

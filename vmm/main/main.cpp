@@ -1,4 +1,5 @@
 // hearth: runs one microVM, configured by a Firecracker-style config file and/or REST API.
+#include <pthread.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -178,6 +179,7 @@ int run(int argc, char** argv) {
 }  // namespace hearth
 
 int main(int argc, char** argv) {
+  ::pthread_setname_np(::pthread_self(), "fc_vmm");
   try {
     return hearth::run(argc, argv);
   } catch (const std::exception& e) {

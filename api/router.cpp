@@ -1,5 +1,7 @@
 #include "api/router.h"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <cctype>
 #include <optional>
@@ -114,12 +116,31 @@ HttpResponse Router::handle(const HttpRequest& request) {
   return response;
 }
 
+// Methods served on a path; empty when there is no such resource (404 rather than 405).
+std::vector<std::string_view> methods_for(const std::vector<std::string_view>& parts) {
+  if (parts.empty()) return {"GET"};
+  const std::string_view r = parts[0];
+  if (parts.size() == 1) {
+    if (r == "version") return {"GET"};
+    if (r == "boot-source" || r == "actions" || r == "logger" || r == "serial") return {"PUT"};
+    if (r == "machine-config") return {"GET", "PUT", "PATCH"};
+    if (r == "vm") return {"PATCH"};
+    if (r == "metrics") return {"GET", "PUT"};
+  }
+  if (parts.size() == 2 && r == "drives") return {"PUT", "PATCH"};
+  if (parts.size() == 2 && r == "vm" && parts[1] == "config") return {"GET"};
+  return {};
+}
+
 HttpResponse Router::route(const HttpRequest& request, std::string_view resource) {
   const std::string& method = request.method;
   std::vector<std::string_view> parts = split_path(request.path);
+  // Firecracker's wording; the status tells a missing resource (404) from a wrong method (405).
   auto invalid = [&] {
-    return fault_response(bad_request(
-        fmt::format("Invalid request method and/or path: {} {}.", method, request.path)));
+    const auto allowed = methods_for(parts);
+    std::string message = fmt::format("Invalid request method and/or path: {} {}.", method, request.path);
+    if (!allowed.empty()) message += fmt::format(" Allowed methods: {}.", fmt::join(allowed, ", "));
+    return fault_response(Fault{allowed.empty() ? 404 : 405, message});
   };
   for (std::string_view r : kNotYet) {
     if (resource == r) return fault_response(bad_request(fmt::format("{} is not supported yet", r)));

@@ -132,9 +132,19 @@ const BadRequest kBadRequests[] = {
     {"PUT", "/serial", R"({"serial_out_path": 1})", "serial_out_path"},
     {"PUT", "/serial", R"({})", "serial_out_path"},
     {"PUT", "/serial", R"({"serial_out_path": "/tmp/s", "x": 1})", "x"},
-    {"GET", "/nonexistent", "", "Invalid request"},
-    {"DELETE", "/machine-config", "", "Invalid request"},
 };
+
+TEST_F(ApiTest, UnknownPathIs404AndWrongMethodIs405) {
+  start_hearth();
+  ApiClient api(socket_);
+  HttpReply missing = api.get("/nonexistent");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_NE(missing.body.find("fault_message"), std::string::npos);
+  HttpReply wrong = api.request("DELETE", "/machine-config");
+  EXPECT_EQ(wrong.status, 405);
+  EXPECT_NE(wrong.body.find("Allowed methods: GET, PUT, PATCH"), std::string::npos) << wrong.body;
+  EXPECT_EQ(process_->terminate().exit_code, 0);
+}
 
 TEST_F(ApiTest, BadRequestsGet400NamingTheProblemAndChangeNothing) {
   HEARTH_REQUIRE_KVM();

@@ -108,7 +108,7 @@ TEST_F(RouterTest, Drives) {
             "drive.is_root_device: expected a boolean, got unsigned integer");
   EXPECT_EQ(fault(send("PATCH", "/drives/root", R"({"drive_id": "root", "is_read_only": true})")),
             "drive: unknown field 'is_read_only'");
-  EXPECT_EQ(fault(send("PUT", "/drives", R"({})")), "Invalid request method and/or path: PUT /drives.");
+  EXPECT_EQ(fault(send("PUT", "/drives", R"({})"), 404), "Invalid request method and/or path: PUT /drives.");
 }
 
 TEST_F(RouterTest, Actions) {
@@ -172,12 +172,14 @@ TEST_F(RouterTest, UnsupportedAndInvalid) {
     EXPECT_EQ(fault(send("PUT", std::string("/") + r + "/x", "{}")),
               std::string(r) + " is not supported yet");
   }
-  EXPECT_EQ(fault(send("GET", "/nope")), "Invalid request method and/or path: GET /nope.");
-  EXPECT_EQ(fault(send("DELETE", "/boot-source")),
-            "Invalid request method and/or path: DELETE /boot-source.");
-  EXPECT_EQ(fault(send("GET", "/boot-source")), "Invalid request method and/or path: GET /boot-source.");
-  EXPECT_EQ(fault(send("GET", "/vm/config/extra")),
-            "Invalid request method and/or path: GET /vm/config/extra.");
+  EXPECT_EQ(fault(send("GET", "/nope"), 404), "Invalid request method and/or path: GET /nope.");
+  EXPECT_EQ(fault(send("DELETE", "/boot-source"), 405),
+            "Invalid request method and/or path: DELETE /boot-source. Allowed methods: PUT.");
+  EXPECT_EQ(fault(send("GET", "/boot-source"), 405),
+            "Invalid request method and/or path: GET /boot-source. Allowed methods: PUT.");
+  EXPECT_EQ(fault(send("DELETE", "/machine-config"), 405),
+            "Invalid request method and/or path: DELETE /machine-config. Allowed methods: GET, PUT, PATCH.");
+  EXPECT_EQ(fault(send("GET", "/vm/config/extra"), 404), "Invalid request method and/or path: GET /vm/config/extra.");
   EXPECT_TRUE(fake.calls.empty());
 }
 
@@ -185,7 +187,7 @@ TEST_F(RouterTest, InvalidUtf8IsEchoedSafely) {
   // nlohmann quotes the bad byte in its parse error; the fault body must still be valid JSON.
   std::string m = fault(send("PUT", "/boot-source", "{\"a\": t\xac}"));
   EXPECT_NE(m.find("\xEF\xBF\xBD"), std::string::npos) << m;
-  EXPECT_EQ(fault(send("GET", "/\xff")), "Invalid request method and/or path: GET /\xEF\xBF\xBD.");
+  EXPECT_EQ(fault(send("GET", "/\xff"), 404), "Invalid request method and/or path: GET /\xEF\xBF\xBD.");
 }
 
 TEST_F(RouterTest, ControllerFaultPassesThrough) {

@@ -28,6 +28,10 @@ struct BootCase {
   const char* protocol;  // "linux" (64-bit Linux entry) or "pvh"
 };
 
+void PrintTo(const BootCase& c, std::ostream* os) {
+  *os << c.vcpus << " vCPUs, " << c.mem_mib << " MiB, " << c.protocol;
+}
+
 class TestGuestBoot : public ::testing::TestWithParam<BootCase> {};
 
 TEST_P(TestGuestBoot, ReportsWhatHearthConfigured) {

@@ -22,6 +22,9 @@ struct KernelCase {
   uint32_t mem_mib;
 };
 
+// Readable ctest names instead of the struct's bytes.
+void PrintTo(const KernelCase& c, std::ostream* os) { *os << c.image << ", " << c.vcpus << " vCPUs, " << c.mem_mib << " MiB"; }
+
 class DebianKernel : public ::testing::TestWithParam<KernelCase> {};
 
 TEST_P(DebianKernel, PrintsBannerCmdlineE820AndAcpi) {

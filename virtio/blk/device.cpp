@@ -87,7 +87,7 @@ void BlkDevice::open_backing(const std::string& path) {
   const auto bytes = static_cast<uint64_t>(size);
   if (bytes % kSectorSize) {
     // As Firecracker: the partial last sector is simply not visible to the guest.
-    spdlog::warn("drive '{}': size {} of '{}' is not a multiple of {}; the last {} bytes are not visible",
+    SPDLOG_WARN("drive '{}': size {} of '{}' is not a multiple of {}; the last {} bytes are not visible",
                  config_.drive_id, bytes, path, kSectorSize, bytes % kSectorSize);
   }
   file_ = std::move(fd);
@@ -283,7 +283,7 @@ void BlkDevice::signal_used() {
 void BlkDevice::queue_broken(QueueError error) {
   // Called once per break: afterwards the queue reports broken() and nothing touches it.
   ++metrics_.queue_errors;
-  spdlog::warn("drive '{}': driver broke the virtqueue ({}); device needs reset", config_.drive_id, to_string(error));
+  SPDLOG_WARN("drive '{}': driver broke the virtqueue ({}); device needs reset", config_.drive_id, to_string(error));
   interrupt_->signal_needs_reset();
 }
 

@@ -195,7 +195,7 @@ void MmioTransport::activate() {
     q.set_event_idx(driver_features_ & feature_bit(kFeatureRingEventIdx));
     q.set_indirect(driver_features_ & feature_bit(kFeatureRingIndirectDesc));
     if (!q.is_valid(memory_)) {
-      spdlog::warn("virtio-mmio: driver set DRIVER_OK with an invalid queue; device needs reset");
+      SPDLOG_WARN("virtio-mmio: driver set DRIVER_OK with an invalid queue; device needs reset");
       interrupt_.signal_needs_reset();
       return;
     }
@@ -203,7 +203,7 @@ void MmioTransport::activate() {
   try {
     device_->activate(memory_, queues_, interrupt_, driver_features_);
   } catch (const Error& e) {
-    spdlog::error("virtio-mmio: device activation failed: {}", e.what());
+    SPDLOG_ERROR("virtio-mmio: device activation failed: {}", e.what());
     interrupt_.signal_needs_reset();
     return;
   }

@@ -24,7 +24,7 @@ SerialConsole::SerialConsole(EventLoop& loop, int in_fd, std::shared_ptr<Uart165
     registered_ = reading_ = true;
   } catch (const std::exception& e) {
     // Regular files and /dev/null cannot be polled: run without console input.
-    spdlog::debug("serial console: no input from fd {}: {}", in_fd_, e.what());
+    SPDLOG_DEBUG("serial console: no input from fd {}: {}", in_fd_, e.what());
   }
 }
 

@@ -99,7 +99,7 @@ void Vmm::create_devices() {
   const bool log_boot_time = options_.boot_timer;
   boot_timer_ = std::make_shared<BootTimer>(created_at_, [log_boot_time](BootTimer::Clock::duration d) {
     if (log_boot_time) {
-      spdlog::info("Guest-boot-time = {} us ({} ms)", std::chrono::duration_cast<std::chrono::microseconds>(d).count(),
+      SPDLOG_INFO("Guest-boot-time = {} us ({} ms)", std::chrono::duration_cast<std::chrono::microseconds>(d).count(),
                    std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
     }
   });
@@ -174,7 +174,7 @@ void Vmm::start() {
   if (state_ != VmState::kNotStarted) throw Error("the microVM was already started");
   for (auto& v : vcpus_) v->start();
   state_ = VmState::kRunning;
-  spdlog::info("microVM started: {} vCPU(s), {} MiB", config_.machine.vcpu_count, config_.machine.mem_size_mib);
+  SPDLOG_INFO("microVM started: {} vCPU(s), {} MiB", config_.machine.vcpu_count, config_.machine.mem_size_mib);
 }
 
 void Vmm::pause() {
@@ -209,11 +209,11 @@ void Vmm::handle_guest_stop() {
     stop = *pending_stop_;
   }
   if (stop.first == GuestStop::kFailure) {
-    spdlog::error("microVM stopped: {}", stop.second);
+    SPDLOG_ERROR("microVM stopped: {}", stop.second);
     stop_reason_ = stop.second;
     this->stop(1);
   } else {
-    spdlog::info("microVM stopped: {}", stop.second);
+    SPDLOG_INFO("microVM stopped: {}", stop.second);
     stop_reason_ = stop.second;
     this->stop(0);
   }
@@ -228,7 +228,7 @@ void Vmm::stop(int exit_code) {
     for (const auto& v : vcpus_) {
       const kvm_regs regs = v->vcpu().get_regs();
       const kvm_sregs sregs = v->vcpu().get_sregs();
-      spdlog::debug("vCPU {} stopped at rip={:#x} rsp={:#x} cr0={:#x} cr3={:#x} cr4={:#x} efer={:#x}", v->vcpu().id(),
+      SPDLOG_DEBUG("vCPU {} stopped at rip={:#x} rsp={:#x} cr0={:#x} cr3={:#x} cr4={:#x} efer={:#x}", v->vcpu().id(),
                     regs.rip, regs.rsp, sregs.cr0, sregs.cr3, sregs.cr4, sregs.efer);
     }
   }

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 
 #include <spdlog/sinks/base_sink.h>
 
@@ -27,9 +29,14 @@ class LineLogSink final : public spdlog::sinks::base_sink<std::mutex> {
 
 // Passes at most `burst` messages at once and `per_second` on average; the rest are dropped and
 // counted as "logger.missed_log_count", with one summary line when messages flow again.
+// With a `module` (a source folder such as "virtio" or "vmm/core"), only messages logged from
+// files under that folder pass, like Firecracker's module filter.
 class RateLimitedSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  RateLimitedSink(std::shared_ptr<spdlog::sinks::sink> inner, double burst, double per_second);
+  RateLimitedSink(std::shared_ptr<spdlog::sinks::sink> inner, double burst, double per_second,
+                  std::string module = {});
+  // Whether a message logged from `file` (as __FILE__ names it) belongs to `module`.
+  static bool in_module(std::string_view file, std::string_view module);
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override;
@@ -44,6 +51,7 @@ class RateLimitedSink final : public spdlog::sinks::base_sink<std::mutex> {
   double burst_, per_second_, tokens_;
   std::chrono::steady_clock::time_point last_;
   uint64_t dropped_since_last_ = 0;
+  std::string module_;
 };
 
 }  // namespace hearth

@@ -39,7 +39,7 @@ void configure_logging(const LoggerConfig& config, const std::string& instance_i
   } else {
     out = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   }
-  auto limited = std::make_shared<RateLimitedSink>(out, kLogBurst, kLogPerSecond);
+  auto limited = std::make_shared<RateLimitedSink>(out, kLogBurst, kLogPerSecond, config.module.value_or(""));
   auto logger = std::make_shared<spdlog::logger>("hearth", limited);
   logger->set_level(to_spdlog(config.level));
   std::string pattern = "%Y-%m-%dT%H:%M:%S.%e [" + instance_id;

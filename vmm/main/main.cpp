@@ -108,13 +108,13 @@ int run_vmm(const Options& opts) {
     router = std::make_unique<api::Router>(api::Router::through(queue));
     server = std::make_unique<api::HttpServer>(opts.api_sock,
                                                [&](const api::HttpRequest& r) { return router->handle(r); });
-    spdlog::info("API server listening on {}", opts.api_sock);
+    SPDLOG_INFO("API server listening on {}", opts.api_sock);
   }
 
   loop.add(signals.get(), EPOLLIN, [&](uint32_t) {
     signalfd_siginfo info{};
     if (::read(signals.get(), &info, sizeof(info)) != sizeof(info)) return;
-    spdlog::info("received signal {}, stopping", info.ssi_signo);
+    SPDLOG_INFO("received signal {}, stopping", info.ssi_signo);
     if (controller.vmm()) controller.vmm()->stop(0);
     loop.stop();
   });

@@ -43,6 +43,23 @@ TEST(RateLimitedSink, ReportsDropsWhenMessagesFlowAgain) {
   EXPECT_NE(out.str().find("later"), std::string::npos);
 }
 
+TEST(RateLimitedSink, ModuleFilterMatchesSourceFolders) {
+  EXPECT_TRUE(RateLimitedSink::in_module("/src/hearth/virtio/blk/device.cpp", "virtio"));
+  EXPECT_TRUE(RateLimitedSink::in_module("virtio/blk/device.cpp", "virtio/blk"));
+  EXPECT_TRUE(RateLimitedSink::in_module("/src/hearth/vmm/core/vmm.cpp", "vmm/core"));
+  EXPECT_FALSE(RateLimitedSink::in_module("/src/hearth/vmm/core/vmm.cpp", "virtio"));
+  EXPECT_FALSE(RateLimitedSink::in_module("/src/hearth/virtio_extra/x.cpp", "virtio"));
+  EXPECT_TRUE(RateLimitedSink::in_module("/anything.cpp", ""));
+
+  std::ostringstream out;
+  auto inner = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  spdlog::logger logger("test", std::make_shared<RateLimitedSink>(inner, 100, 100, "virtio"));
+  logger.log(spdlog::source_loc{"/x/virtio/blk/device.cpp", 1, "f"}, spdlog::level::warn, "from virtio");
+  logger.log(spdlog::source_loc{"/x/vmm/core/vmm.cpp", 1, "f"}, spdlog::level::warn, "from vmm");
+  EXPECT_NE(out.str().find("from virtio"), std::string::npos);
+  EXPECT_EQ(out.str().find("from vmm"), std::string::npos);
+}
+
 TEST(LineLogSink, AppendsToAFile) {
   const auto path = std::filesystem::temp_directory_path() / ("hearth-log-" + std::to_string(::getpid()));
   {

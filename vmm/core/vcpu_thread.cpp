@@ -125,25 +125,29 @@ bool VcpuThread::handle_exit() {
       const size_t size = run->io.size;
       for (uint32_t i = 0; i < run->io.count; ++i) {
         std::span<uint8_t> data(base + i * size, size);
+        bool claimed;
         if (run->io.direction == KVM_EXIT_IO_OUT) {
           ++exits_.io_out;
-          pio_.write(run->io.port, data);
+          claimed = pio_.write(run->io.port, data);
         } else {
           ++exits_.io_in;
-          pio_.read(run->io.port, data);
+          claimed = pio_.read(run->io.port, data);  // unclaimed ports read as all ones
         }
+        if (!claimed) SPDLOG_DEBUG("vCPU {}: unclaimed port {:#x} ({} bytes)", vcpu_.id(), run->io.port, size);
       }
       return true;
     }
     case KVM_EXIT_MMIO: {
       std::span<uint8_t> data(run->mmio.data, std::min<size_t>(run->mmio.len, sizeof(run->mmio.data)));
+      bool claimed;
       if (run->mmio.is_write) {
         ++exits_.mmio_write;
-        mmio_.write(run->mmio.phys_addr, data);
+        claimed = mmio_.write(run->mmio.phys_addr, data);
       } else {
         ++exits_.mmio_read;
-        mmio_.read(run->mmio.phys_addr, data);
+        claimed = mmio_.read(run->mmio.phys_addr, data);
       }
+      if (!claimed) SPDLOG_DEBUG("vCPU {}: unclaimed MMIO {:#x} ({} bytes)", vcpu_.id(), run->mmio.phys_addr, data.size());
       return true;
     }
     case KVM_EXIT_SHUTDOWN:

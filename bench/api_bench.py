@@ -8,13 +8,11 @@
 See bench/README.md. Python 3 standard library only; HTTP/1.1 and QMP are spoken by hand.
 """
 
-import argparse
 import datetime
 import glob
 import json
 import os
 import platform
-import shutil
 import signal
 import socket
 import statistics
@@ -22,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import benchlib  # bench/benchlib.py: Python puts the script's own folder on sys.path
 
 CONNECT_POLL_S = 0.0005  # between connect attempts while the socket is not up yet
 MACHINE_CONFIG = b'{"vcpu_count": 2, "mem_size_mib": 256}'
@@ -169,17 +169,6 @@ def live_threads_cpu_ns(pid):
     return total
 
 
-def rss_kib(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    return None
-
-
 def start(side, args, tmp):
     """Starts the VMM, waits until its socket answers, returns (proc, conn, t0, t_ready)."""
     sock_path = os.path.join(tmp, SIDES[side]["socket"])
@@ -243,7 +232,7 @@ def startup_run(side, args, tmp):
     # Freeze it first so that the CPU readings are those of the moment it answered.
     os.kill(proc.pid, signal.SIGSTOP)
     live_ns = live_threads_cpu_ns(proc.pid)
-    rss = rss_kib(proc.pid)
+    rss = benchlib.proc_status_kib(proc.pid, "VmRSS")
     conn.close()
     usage = stop(proc)
     return {
@@ -288,45 +277,13 @@ def percentile(values, p):
     return ordered[int(rank) - 1]
 
 
-def summarize(values):
-    if not values:
-        return None
-    return {"median": round(statistics.median(values), 2), "min": min(values), "max": max(values),
-            "n": len(values)}
-
-
 STARTUP_METRICS = [("ready_ms", "socket ready (ms)"), ("cpu_ms", "CPU user+sys (ms)"),
                    ("live_threads_cpu_ms", "CPU at ready, live threads (ms)"),
                    ("rss_mib", "RSS at ready (MiB)")]
 
 
-def print_table(header, rows):
-    widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
-    for row in [header] + rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
-
-
-def cell(summary):
-    if summary is None:
-        return "-"
-    return f"{summary['median']:.1f} [{summary['min']:.1f}..{summary['max']:.1f}]"
-
-
-def skip_reason(binary, needs_kvm):
-    if shutil.which(binary) is None:
-        return f"binary '{binary}' not found or not executable"
-    if needs_kvm and not os.path.exists("/dev/kvm"):
-        return "/dev/kvm is absent"
-    if needs_kvm and not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        return "/dev/kvm is not readable and writable by this user"
-    return None
-
-
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--hearth", default="build/hearth", help="hearth binary")
-    p.add_argument("--qemu", default="qemu-system-x86_64", help="QEMU binary")
-    p.add_argument("--qemu-accel", default="kvm", help="QEMU accelerator (tcg only to test the script)")
+    p = benchlib.arg_parser(__doc__, guest=False)
     p.add_argument("-n", "--iterations", type=int, default=50, help="start-ups per side")
     p.add_argument("--requests", type=int, default=1000, help="timed round trips per side")
     p.add_argument("--warmup", type=int, default=10, help="untimed round trips before those")
@@ -348,7 +305,7 @@ def main():
             continue
         binary = args.hearth if side == "hearth" else args.qemu
         # Hearth opens /dev/kvm at start-up even without a VM; QEMU only with -accel kvm.
-        reason = skip_reason(binary, needs_kvm=side == "hearth" or args.qemu_accel == "kvm")
+        reason = benchlib.skip_reason(binary, needs_kvm=side == "hearth" or args.qemu_accel == "kvm")
         if reason:
             print(f"skipping {side}: {reason}")
             skipped[side] = reason
@@ -382,11 +339,8 @@ def main():
     }
     rows = []
     for key, label in STARTUP_METRICS:
-        row = [label]
-        for side in sides:
-            ok = [r for r in results[side]["startup_runs"] if r["ok"]]
-            row.append(cell(summarize([r[key] for r in ok if r[key] is not None])))
-        rows.append(row)
+        rows.append([label] + [benchlib.cell(benchlib.summarize_runs(results[s]["startup_runs"], key))
+                               for s in sides])
     rows.append(["ok start-ups"] + [f"{sum(r['ok'] for r in results[s]['startup_runs'])}/{args.iterations}"
                                     for s in sides])
     lat_rows = [["request"] + [SIDES[s]["request"] for s in sides]]
@@ -399,8 +353,7 @@ def main():
         report["results"][side] = {
             "argv": SIDES[side]["argv"](args, "<tmp>/" + SIDES[side]["socket"]),
             "startup_runs": results[side]["startup_runs"],
-            "startup_summary": {key: summarize([r[key] for r in results[side]["startup_runs"]
-                                                if r["ok"] and r[key] is not None])
+            "startup_summary": {key: benchlib.summarize_runs(results[side]["startup_runs"], key)
                                 for key, _ in STARTUP_METRICS},
             "round_trip": SIDES[side]["request"],
             "latency_summary_us": None if not lat else {
@@ -413,14 +366,11 @@ def main():
 
     print()
     print(f"start-up, {args.iterations} runs each: median [min..max]")
-    print_table(["metric"] + sides, rows)
+    benchlib.print_table(["metric"] + sides, rows)
     print()
     print(f"round trips on one connection, {args.requests} timed after {args.warmup} untimed")
-    print_table(["metric"] + sides, lat_rows)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=2)
-    print(f"\nwrote {args.out}")
+    benchlib.print_table(["metric"] + sides, lat_rows)
+    benchlib.write_report(args.out, report)
     if not sides:
         print("nothing was measured: every side was skipped", file=sys.stderr)
         return 1

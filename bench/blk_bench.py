@@ -8,20 +8,19 @@ Per run it also takes the VMM process's host CPU time (wait4 rusage) and divides
 See bench/README.md. Python 3 standard library only.
 """
 
-import argparse
 import datetime
 import json
 import os
 import platform
 import re
 import select
-import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+import benchlib  # bench/benchlib.py: Python puts the script's own folder on sys.path
 
 MIB = 1024 * 1024
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -174,24 +173,7 @@ def measure(argv, args):
     return res
 
 
-def skip_reason(binary, needs_kvm):
-    if shutil.which(binary) is None:
-        return f"binary '{binary}' not found or not executable"
-    if needs_kvm and not os.path.exists("/dev/kvm"):
-        return "/dev/kvm is absent"
-    if needs_kvm and not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        return "/dev/kvm is not readable and writable by this user"
-    return None
-
-
-def summarize(runs, key):
-    values = [r[key] for r in runs if r["ok"] and r.get(key) is not None]
-    if not values:
-        return None
-    return {"median": round(statistics.median(values), 3), "min": min(values), "max": max(values),
-            "n": len(values)}
-
-
+# (key, label, digits shown in the table)
 METRICS = [("seq_mb_s", "seq read (MB/s)", 1), ("rand_iops", "rand 4K read (IOPS)", 0),
            ("cpu_s_per_gb", "VMM CPU user+sys (s/GB)", 2),
            ("other_cpu_s_per_gb", "  without the vCPU thread (s/GB)", 2),
@@ -199,28 +181,8 @@ METRICS = [("seq_mb_s", "seq read (MB/s)", 1), ("rand_iops", "rand 4K read (IOPS
            ("vcpu_thread_s", "  vCPU thread (s)", 2), ("other_cpu_s", "  other threads (s)", 2)]
 
 
-def print_table(results, sides):
-    def cell(summary, digits):
-        if summary is None:
-            return "-"
-        return f"{summary['median']:.{digits}f} [{summary['min']:.{digits}f}..{summary['max']:.{digits}f}]"
-
-    header = ["metric: median [min..max]"] + sides
-    rows = [[label] + [cell(results[s]["summary"].get(key), d) if s in results else "skipped" for s in sides]
-            for key, label, d in METRICS]
-    rows.append(["ok runs"] + [f"{sum(r['ok'] for r in results[s]['runs'])}/{len(results[s]['runs'])}"
-                               if s in results else "skipped" for s in sides])
-    widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
-    for row in [header] + rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
-
-
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--guest", default="build/tests/guest/testguest.elf", help="guest kernel (ELF)")
-    p.add_argument("--hearth", default="build/hearth", help="hearth binary")
-    p.add_argument("--qemu", default="qemu-system-x86_64", help="QEMU binary")
-    p.add_argument("--qemu-accel", default="kvm", help="QEMU accelerator (tcg only to test the script)")
+    p = benchlib.arg_parser(__doc__)
     p.add_argument("-n", "--iterations", type=int, default=3)
     p.add_argument("--image-mib", type=int, default=256, help="size of the drive image")
     p.add_argument("--mem-mib", type=int, default=256)
@@ -234,8 +196,7 @@ def parse_args():
     args = p.parse_args()
     if args.iterations < 1 or args.image_mib < 1 or args.ops < 0:
         p.error("--iterations and --image-mib must be at least 1, --ops at least 0")
-    if not os.path.isfile(args.guest):
-        p.error(f"guest '{args.guest}' not found (build it with: cmake --build build --target testguest)")
+    benchlib.check_guest(p, args)
     args.boot_args = f"console=ttyS0 testguest.run=blk-bench testguest.bench_ops={args.ops}"
     if args.extra_args:
         args.boot_args += " " + args.extra_args
@@ -254,12 +215,12 @@ def main():
         argvs = {}
         for side in sides:
             if side.startswith("hearth"):
-                reason = skip_reason(args.hearth, needs_kvm=True)
+                reason = benchlib.skip_reason(args.hearth, needs_kvm=True)
                 engine = "Async" if side == "hearth-async" else "Sync"
                 if not reason:
                     argvs[side] = hearth_argv(args, engine, image, os.path.join(tmp, f"{side}.json"))
             else:
-                reason = skip_reason(args.qemu, needs_kvm=args.qemu_accel == "kvm")
+                reason = benchlib.skip_reason(args.qemu, needs_kvm=args.qemu_accel == "kvm")
                 if not reason:
                     argvs[side] = qemu_argv(args, image)
             if reason:
@@ -279,18 +240,18 @@ def main():
                     continue
                 status = "TIMEOUT" if r["timed_out"] else f"FAILED rc={r['rc']}"
                 print(f"  {side} run {i + 1}: {status} {r['fail_line'] or ''}")
-                print("    stdout: " + r["stdout_tail"].strip().replace("\n", "\n            "))
-                print("    stderr: " + r["stderr_tail"].strip().replace("\n", "\n            "))
+                benchlib.print_run_tails(r)
                 if r["fail_line"] and "unknown test" in r["fail_line"]:
                     guest_lacks_bench = True
             if guest_lacks_bench:
                 break
     for side in results:
-        results[side]["summary"] = {key: summarize(results[side]["runs"], key) for key, _, _ in METRICS}
+        results[side]["summary"] = {key: benchlib.summarize_runs(results[side]["runs"], key, digits=3)
+                                  for key, _, _ in METRICS}
 
     print()
     print(f"guest: {args.boot_args}; {args.image_mib} MiB page-cached image; {args.iterations} runs per side")
-    print_table(results, sides)
+    benchlib.print_runs_table(results, sides, METRICS)
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": {"kernel": platform.release(), "machine": platform.machine(), "cpus": os.cpu_count(),
@@ -298,10 +259,7 @@ def main():
         "guest": os.path.abspath(args.guest), "boot_args": args.boot_args, "image_mib": args.image_mib,
         "mem_mib": args.mem_mib, "iterations": args.iterations, "results": results, "skipped": skipped,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=2)
-    print(f"\nwrote {args.out}")
+    benchlib.write_report(args.out, report)
     if guest_lacks_bench:
         print(f"\nERROR: the guest '{args.guest}' has no blk-bench self-test (it printed 'TESTGUEST FAIL "
               "unknown test'); rebuild it with: cmake --build build --target testguest", file=sys.stderr)

@@ -8,38 +8,25 @@ For each run it measures
 See bench/README.md. Python 3 standard library only.
 """
 
-import argparse
 import datetime
 import json
 import os
 import platform
 import re
 import select
-import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+import benchlib  # bench/benchlib.py: Python puts the script's own folder on sys.path
 
 MIB = 1024 * 1024
 SAMPLE_PERIOD_S = 0.020
 # Anonymous-memory pathnames in smaps: none, a prctl(PR_SET_VMA_ANON_NAME) label, shared anon, memfd.
 ANON_PATH_RE = re.compile(r"^(|\[anon:.*\]|/dev/zero \(deleted\)|/memfd:.* \(deleted\))$")
 SMAPS_HEADER_RE = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$")
-
-
-def read_vm_hwm_kib(pid):
-    """Peak RSS so far (KiB), or None when the process is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    return None
 
 
 def guest_ram_rss_kib(pid, mem_bytes, slack_bytes):
@@ -92,7 +79,7 @@ def run_once(argv, mem_mib, timeout_s, expect):
         while True:
             now = time.monotonic()
             if now >= next_sample:
-                hwm = read_vm_hwm_kib(proc.pid)
+                hwm = benchlib.proc_status_kib(proc.pid, "VmHWM")  # peak RSS so far
                 ram = guest_ram_rss_kib(proc.pid, mem_bytes, slack)
                 if hwm is not None:
                     hwm_kib = max(hwm_kib, hwm)
@@ -173,53 +160,14 @@ def qemu_argv(args):
             "-m", str(args.mem_mib), "-smp", "1", "-kernel", args.guest, "-append", args.boot_args]
 
 
-def skip_reason(binary, needs_kvm):
-    """Why a side cannot run here, or None."""
-    if shutil.which(binary) is None:
-        return f"binary '{binary}' not found or not executable"
-    if needs_kvm and not os.path.exists("/dev/kvm"):
-        return "/dev/kvm is absent"
-    if needs_kvm and not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        return "/dev/kvm is not readable and writable by this user"
-    return None
-
-
-def summarize(runs, key):
-    values = [r[key] for r in runs if r["ok"] and r[key] is not None]
-    if not values:
-        return None
-    return {"median": round(statistics.median(values), 2), "min": min(values), "max": max(values),
-            "n": len(values)}
-
-
-METRICS = [("first_byte_ms", "first byte (ms)"), ("expect_ms", "PASS line (ms)"),
-           ("exit_ms", "exit (ms)"), ("peak_rss_mib", "peak RSS (MiB)"),
-           ("guest_ram_rss_mib", "guest RAM RSS (MiB)"), ("overhead_mib", "VMM overhead (MiB)")]
-
-
-def print_table(results, sides):
-    def cell(summary):
-        if summary is None:
-            return "-"
-        return f"{summary['median']:.1f} [{summary['min']:.1f}..{summary['max']:.1f}]"
-
-    header = ["metric: median [min..max]"] + sides
-    rows = [[label] + [cell(results[s]["summary"].get(key)) if s in results else "skipped"
-                       for s in sides]
-            for key, label in METRICS]
-    rows.append(["ok runs"] + [f"{sum(r['ok'] for r in results[s]['runs'])}/{len(results[s]['runs'])}"
-                               if s in results else "skipped" for s in sides])
-    widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
-    for row in [header] + rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+# (key, label, digits shown in the table)
+METRICS = [("first_byte_ms", "first byte (ms)", 1), ("expect_ms", "PASS line (ms)", 1),
+           ("exit_ms", "exit (ms)", 1), ("peak_rss_mib", "peak RSS (MiB)", 1),
+           ("guest_ram_rss_mib", "guest RAM RSS (MiB)", 1), ("overhead_mib", "VMM overhead (MiB)", 1)]
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--guest", default="build/tests/guest/testguest.elf", help="guest kernel (ELF)")
-    p.add_argument("--hearth", default="build/hearth", help="hearth binary")
-    p.add_argument("--qemu", default="qemu-system-x86_64", help="QEMU binary")
-    p.add_argument("--qemu-accel", default="kvm", help="QEMU accelerator (tcg only to test the script)")
+    p = benchlib.arg_parser(__doc__)
     p.add_argument("-n", "--iterations", type=int, default=10)
     p.add_argument("--mem-mib", type=int, default=128)
     p.add_argument("--boot-args", default="console=ttyS0 testguest.run=boot testguest.hold_ms=300")
@@ -233,8 +181,7 @@ def parse_args():
         p.error("--iterations must be at least 1")
     if args.mem_mib < 4:
         p.error("--mem-mib must be at least 4 (smaller cannot be told apart from other mappings)")
-    if not os.path.isfile(args.guest):
-        p.error(f"guest '{args.guest}' not found (build it with: cmake --build build --target testguest)")
+    benchlib.check_guest(p, args)
     return args
 
 
@@ -245,10 +192,10 @@ def main():
     with tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp:
         for side in sides:
             if side == "hearth":
-                reason = skip_reason(args.hearth, needs_kvm=True)
+                reason = benchlib.skip_reason(args.hearth, needs_kvm=True)
                 argv = None if reason else hearth_argv(args, os.path.join(tmp, "vm.json"))
             else:
-                reason = skip_reason(args.qemu, needs_kvm=args.qemu_accel == "kvm")
+                reason = benchlib.skip_reason(args.qemu, needs_kvm=args.qemu_accel == "kvm")
                 argv = None if reason else qemu_argv(args)
             if reason:
                 print(f"skipping {side}: {reason}")
@@ -263,13 +210,12 @@ def main():
                 print(f"  run {i + 1}: {status} first_byte={r['first_byte_ms']} ms exit={r['exit_ms']} ms "
                       f"overhead={r['overhead_mib']} MiB", flush=True)
                 if not r["ok"]:
-                    print("    stdout: " + r["stdout_tail"].strip().replace("\n", "\n            "))
-                    print("    stderr: " + r["stderr_tail"].strip().replace("\n", "\n            "))
+                    benchlib.print_run_tails(r)
             results[side] = {"argv": argv, "runs": runs,
-                             "summary": {key: summarize(runs, key) for key, _ in METRICS}}
+                             "summary": {key: benchlib.summarize_runs(runs, key) for key, _, _ in METRICS}}
 
     print()
-    print_table(results, sides)
+    benchlib.print_runs_table(results, sides, METRICS)
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": {"kernel": platform.release(), "machine": platform.machine(), "cpus": os.cpu_count()},
@@ -280,10 +226,7 @@ def main():
         "results": results,
         "skipped": skipped,
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=2)
-    print(f"\nwrote {args.out}")
+    benchlib.write_report(args.out, report)
     failed = any(not r["ok"] for side in results.values() for r in side["runs"])
     return 1 if failed else 0
 

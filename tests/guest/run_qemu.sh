@@ -4,53 +4,22 @@
 set -u
 
 elf=${1:?usage: run_qemu.sh <testguest.elf>}
-qemu=${QEMU:-qemu-system-x86_64}
 boot_timeout=${TESTGUEST_QEMU_TIMEOUT:-30}
+# qemu_skip_checks, qemu_begin, qemu_boot, qemu_exited_ok, fail, expect_line, qemu_finish.
+. "$(dirname "${BASH_SOURCE[0]}")/qemu_lib.sh"
 
-command -v "$qemu" >/dev/null 2>&1 || { echo "SKIP: $qemu not found"; exit 77; }
-[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm missing or not accessible"; exit 77; }
-[ -f "$elf" ] || { echo "FAIL: $elf does not exist"; exit 1; }
+qemu_skip_checks
+qemu_begin
 
-workdir=$(mktemp -d)
-trap 'rm -rf "$workdir"' EXIT
-failures=0
-summary=""
-
-# run <name> <smp> <mem MiB> <extra cmdline> -> output in $workdir/<name>.log, seconds in $elapsed
+# run <name> <smp> <mem MiB> <extra cmdline> -> output in $workdir/<name>.log, milliseconds in $elapsed_ms
 run() {
   local name=$1 smp=$2 mem=$3 extra=$4
-  local log="$workdir/$name.log" start end rc
   cmdline="console=ttyS0 $extra"
-  start=$(date +%s%N)
-  timeout "$boot_timeout" "$qemu" -accel kvm \
-    -M microvm,acpi=on,pit=on,pic=on,rtc=off -cpu qemu64,-cx16,-pni \
+  qemu_boot "$name" -M microvm,acpi=on,pit=on,pic=on,rtc=off -cpu qemu64,-cx16,-pni \
     -nodefaults -no-user-config -nographic -serial stdio -no-reboot \
-    -smp "$smp" -m "${mem}M" -kernel "$elf" -append "$cmdline" \
-    </dev/null >"$log" 2>"$workdir/$name.err"
-  rc=$?
-  end=$(date +%s%N)
-  elapsed_ms=$(( (end - start) / 1000000 ))
-  summary+=$(printf '  %-14s smp=%s mem=%5sM  %5d ms  rc=%d' "$name" "$smp" "$mem" "$elapsed_ms" "$rc")$'\n'
-  last=$(grep -a '^TESTGUEST ' "$log" | tail -n 1 | tr -d '\r')
-  if [ "$rc" -ne 0 ]; then
-    fail "$name" "qemu exited with $rc (124: timed out after ${boot_timeout}s)"
-    return 1
-  fi
-  return 0
-}
-
-fail() {
-  echo "FAIL [$1]: $2"
-  echo "---- guest output ($1) ----"
-  cat "$workdir/$1.log"
-  grep -v 'warning:' "$workdir/$1.err" || true
-  echo "----"
-  failures=$((failures + 1))
-}
-
-# expect_line <name> <exact line>
-expect_line() {
-  tr -d '\r' <"$workdir/$1.log" | grep -qxF -- "$2" || fail "$1" "missing line: $2"
+    -smp "$smp" -m "${mem}M" -kernel "$elf" -append "$cmdline"
+  summary+=$(printf '  %-14s smp=%s mem=%5sM  %5d ms  rc=%d' "$name" "$smp" "$mem" "$elapsed_ms" "$qemu_rc")$'\n'
+  qemu_exited_ok "$name"
 }
 
 check_boot() {
@@ -95,10 +64,4 @@ if run unknown 1 128 "testguest.run=no-such-test"; then
   [ "$last" = "TESTGUEST FAIL unknown test 'no-such-test'" ] || fail unknown "last result line is '$last'"
 fi
 
-echo "QEMU boot times (start of qemu to its exit):"
-printf '%s' "$summary"
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "all QEMU test-guest checks passed"
+qemu_finish "QEMU boot times (start of qemu to its exit):" "all QEMU test-guest checks passed"

@@ -5,18 +5,14 @@
 set -u
 
 elf=${1:?usage: run_qemu_blk.sh <testguest.elf>}
-qemu=${QEMU:-qemu-system-x86_64}
 boot_timeout=${TESTGUEST_QEMU_TIMEOUT:-120}
+# qemu_skip_checks, qemu_begin, qemu_boot, qemu_exited_ok, fail, expect_line, qemu_finish.
+. "$(dirname "${BASH_SOURCE[0]}")/qemu_lib.sh"
+hide_log_re='^e820: '  # left out of the guest output that fail() shows
 
-command -v "$qemu" >/dev/null 2>&1 || { echo "SKIP: $qemu not found"; exit 77; }
-[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm missing or not accessible"; exit 77; }
+qemu_skip_checks
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 not found (needed to make and check images)"; exit 77; }
-[ -f "$elf" ] || { echo "FAIL: $elf does not exist"; exit 1; }
-
-workdir=$(mktemp -d)
-trap 'rm -rf "$workdir"' EXIT
-failures=0
-summary=""
+qemu_begin
 
 # 641 sectors (320.5 KiB): with 128 KiB requests, three requests, the last partial (64 KiB + 512 B
 # descriptors); small because guest instructions can be very slow under nested virtualisation.
@@ -49,36 +45,14 @@ PY
 
 # run <name> <cmdline extra> <qemu args...>: output in $workdir/<name>.log, last TESTGUEST line in $last.
 run() {
-  local name=$1 extra=$2 log="$workdir/$1.log" start end rc
+  local name=$1 extra=$2
   shift 2
-  start=$(date +%s%N)
-  timeout "$boot_timeout" "$qemu" -accel kvm -M microvm,acpi=off -cpu qemu64,-cx16,-pni \
+  qemu_boot "$name" -M microvm,acpi=off -cpu qemu64,-cx16,-pni \
     -nodefaults -no-user-config -nographic -serial stdio -no-reboot -m 256 \
     -global virtio-mmio.force-legacy=false "$@" \
-    -kernel "$elf" -append "console=ttyS0 testguest.run=$extra" \
-    </dev/null >"$log" 2>"$workdir/$name.err"
-  rc=$?
-  end=$(date +%s%N)
-  summary+=$(printf '  %-18s %6d ms  rc=%d' "$name" $(((end - start) / 1000000)) "$rc")$'\n'
-  last=$(grep -a '^TESTGUEST ' "$log" | tail -n 1 | tr -d '\r')
-  if [ "$rc" -ne 0 ]; then
-    fail "$name" "qemu exited with $rc (124: timed out after ${boot_timeout}s)"
-    return 1
-  fi
-  return 0
-}
-
-fail() {
-  echo "FAIL [$1]: $2"
-  echo "---- guest output ($1) ----"
-  grep -av '^e820: ' "$workdir/$1.log"
-  grep -v 'warning:' "$workdir/$1.err" || true
-  echo "----"
-  failures=$((failures + 1))
-}
-
-expect_line() {
-  tr -d '\r' <"$workdir/$1.log" | grep -qxF -- "$2" || fail "$1" "missing line: $2"
+    -kernel "$elf" -append "console=ttyS0 testguest.run=$extra"
+  summary+=$(printf '  %-18s %6d ms  rc=%d' "$name" "$elapsed_ms" "$qemu_rc")$'\n'
+  qemu_exited_ok "$name"
 }
 
 # check <name> <cmdline extra> <qemu args...>: the run must end in PASS.
@@ -160,10 +134,4 @@ if check blk-bench "blk-bench testguest.bench_ops=2000" -drive "$(drive "$img")"
   echo "$line"
 fi
 
-echo "QEMU virtio-blk runs (start of qemu to its exit):"
-printf '%s' "$summary"
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "all QEMU virtio-blk checks passed"
+qemu_finish "QEMU virtio-blk runs (start of qemu to its exit):" "all QEMU virtio-blk checks passed"

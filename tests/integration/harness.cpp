@@ -44,7 +44,11 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    ::dup2(options.stdin_data.empty() ? ::open("/dev/null", O_RDONLY) : in_pipe[0], 0);
+    if (options.stdin_fd >= 0) {
+      ::dup2(options.stdin_fd, 0);
+    } else {
+      ::dup2(options.stdin_data.empty() ? ::open("/dev/null", O_RDONLY) : in_pipe[0], 0);
+    }
     ::dup2(out_pipe[1], 1);
     ::dup2(err_pipe[1], 2);
     std::vector<char*> args;

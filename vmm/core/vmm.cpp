@@ -191,7 +191,9 @@ void Vmm::resume() {
 
 void Vmm::send_ctrl_alt_del() {
   if (state_ != VmState::kRunning) throw Error("the microVM is not running");
-  i8042_->send_ctrl_alt_del();
+  if (!i8042_->send_ctrl_alt_del()) {
+    throw Error("SendCtrlAltDel: the guest has not read the previous keystrokes yet (keyboard buffer full)");
+  }
 }
 
 void Vmm::on_guest_stop(GuestStop why, const std::string& detail) {

@@ -11,7 +11,12 @@
 namespace hearth::metrics {
 
 LineSink::LineSink(const std::string& path) : path_(path) {
-  fd_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_CREAT, 0640));
+  // A FIFO is opened read-write, as Firecracker does: that never fails for want of a reader, and lines
+  // wait in the pipe until one comes (or are counted lost once it is full).
+  struct stat existing{};
+  const bool fifo = ::stat(path.c_str(), &existing) == 0 && S_ISFIFO(existing.st_mode);
+  const int flags = fifo ? O_RDWR : O_WRONLY | O_APPEND | O_CREAT;
+  fd_.reset(::open(path.c_str(), flags | O_NONBLOCK | O_CLOEXEC, 0640));
   if (!fd_) throw_errno("metrics: cannot open '" + path + "'");
   struct stat st{};
   if (::fstat(fd_.get(), &st) != 0) throw_errno("metrics: cannot stat '" + path + "'");

@@ -13,8 +13,8 @@ namespace hearth::metrics {
 
 class LineSink {
  public:
-  // Opens `path` for appending (a regular file is created if missing). Throws Error naming the
-  // path. A FIFO with no reader is an error too, as it would lose everything.
+  // Opens `path` for appending (a regular file is created if missing; a FIFO may have no reader
+  // yet). Throws Error naming the path.
   explicit LineSink(const std::string& path);
 
   // Appends `line` and a newline; returns false (and counts it) when the line was lost.

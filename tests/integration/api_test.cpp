@@ -261,7 +261,7 @@ TEST_F(ApiTest, PatchDriveAfterBootSwapsTheFileAndTheGuestSeesTheNewCapacity) {
   ASSERT_EQ(api.put("/drives/data", json{{"drive_id", "data"}, {"path_on_host", disk_}, {"is_root_device", false},
                                         {"is_read_only", false}}.dump()).status, 204);
   ASSERT_EQ(api.put("/actions", R"({"action_type": "InstanceStart"})").status, 204);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the guest's driver is up and waiting
+  ASSERT_TRUE(process_->wait_for_output("BLK RESIZE READY", 30000)) << "the guest's driver never came up";
   auto missing = api.patch("/drives/data", json{{"drive_id", "data"}, {"path_on_host", "/nonexistent.img"}}.dump());
   EXPECT_EQ(missing.status, 400);
   EXPECT_EQ(api.patch("/drives/data", json{{"drive_id", "data"}, {"path_on_host", bigger_path}}.dump()).status, 204);

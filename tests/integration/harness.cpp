@@ -90,7 +90,14 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     if (in_pipe[1] >= 0 && result.out.find(options.stdin_after_output) != std::string::npos) send_stdin();
     pollfd fds[2] = {{out_open ? out_pipe[0] : -1, POLLIN, 0}, {err_open ? err_pipe[0] : -1, POLLIN, 0}};
     ::poll(fds, 2, 20);
-    if (out_open) out_open = drain(out_pipe[0], result.out);
+    if (out_open) {
+      const size_t before = result.out.size();
+      out_open = drain(out_pipe[0], result.out);
+      if (options.live && result.out.size() > before) {
+        std::lock_guard lock(options.live->mutex);
+        options.live->out.append(result.out, before);
+      }
+    }
     if (err_open) err_open = drain(err_pipe[0], result.err);
   }
   if (in_pipe[1] >= 0) ::close(in_pipe[1]);
@@ -111,6 +118,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
 
 BackgroundProcess::BackgroundProcess(std::vector<std::string> argv, ProcessOptions options) {
   options.pid_out = pid_;
+  options.live = live_;
   result_ = std::async(std::launch::async, [argv = std::move(argv), options = std::move(options)] {
     return run_process(argv, options);
   });
@@ -127,6 +135,18 @@ BackgroundProcess::~BackgroundProcess() {
 }
 
 ProcessResult BackgroundProcess::wait() { return result_.get(); }
+
+bool BackgroundProcess::wait_for_output(const std::string& text, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(live_->mutex);
+      if (live_->out.find(text) != std::string::npos) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
 
 std::string hearth_binary() { return HEARTH_BINARY; }
 std::string testguest_elf() { return TESTGUEST_ELF; }

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <future>
 #include <string>
 #include <vector>
@@ -21,6 +22,12 @@ struct ProcessResult {
   std::string err;
 };
 
+// Output seen so far, shared with another thread while the process runs.
+struct LiveOutput {
+  std::mutex mutex;
+  std::string out;
+};
+
 struct ProcessOptions {
   std::chrono::milliseconds timeout{30000};
   std::string stdin_data;            // written then closed; empty: stdin is /dev/null
@@ -30,6 +37,7 @@ struct ProcessOptions {
   int signal_to_send = 15;
   std::string wait_for_output;       // with signal_after_ms: send the signal once this appears on stdout
   std::shared_ptr<std::atomic<int>> pid_out;  // receives the child's pid once it runs
+  std::shared_ptr<LiveOutput> live;            // receives stdout as it arrives
 };
 
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& options = {});
@@ -45,9 +53,12 @@ class BackgroundProcess {
   ProcessResult wait();
   // Sends SIGTERM, then waits.
   ProcessResult terminate();
+  // True once `text` has appeared on the process's stdout, false after `timeout_ms`.
+  bool wait_for_output(const std::string& text, int timeout_ms);
 
  private:
   std::shared_ptr<std::atomic<int>> pid_ = std::make_shared<std::atomic<int>>(0);
+  std::shared_ptr<LiveOutput> live_ = std::make_shared<LiveOutput>();
   std::future<ProcessResult> result_;
 };
 

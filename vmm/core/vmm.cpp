@@ -196,6 +196,24 @@ void Vmm::send_ctrl_alt_del() {
   }
 }
 
+MachineState Vmm::save_machine_state() {
+  if (state_ != VmState::kPaused) throw Error("saving the machine state needs a paused microVM");
+  if (saved_msrs_.empty()) saved_msrs_ = arch::saveable_msrs(kvm_, vcpus_.front()->vcpu());
+  MachineState state;
+  state.vm = arch::save_vm(*vm_);
+  for (const auto& v : vcpus_) state.vcpus.push_back(arch::save_vcpu(v->vcpu(), saved_msrs_));
+  return state;
+}
+
+void Vmm::restore_machine_state(const MachineState& state) {
+  if (state_ != VmState::kPaused) throw Error("restoring the machine state needs a paused microVM");
+  if (state.vcpus.size() != vcpus_.size()) {
+    throw Error(fmt::format("machine state has {} vCPUs, this microVM has {}", state.vcpus.size(), vcpus_.size()));
+  }
+  arch::restore_vm(*vm_, state.vm);
+  for (size_t i = 0; i < vcpus_.size(); ++i) arch::restore_vcpu(vcpus_[i]->vcpu(), state.vcpus[i]);
+}
+
 void Vmm::on_guest_stop(GuestStop why, const std::string& detail) {
   // Called on vCPU threads: record the first reason and let the VMM thread act.
   std::lock_guard lock(stop_mutex_);

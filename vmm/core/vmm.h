@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "devices/bus.h"
+#include "vmm/arch/cpu_state.h"
 #include "vmm/base/eventfd.h"
 #include "vmm/config/vm_config.h"
 #include "vmm/core/event_loop.h"
@@ -43,6 +44,12 @@ struct VmmOptions {
 
 enum class VmState { kNotStarted, kRunning, kPaused, kStopped };
 
+// KVM's part of a paused VM: in-kernel irqchip, PIT and clock, and every vCPU.
+struct MachineState {
+  arch::VmState vm;
+  std::vector<arch::VcpuState> vcpus;
+};
+
 class Vmm {
  public:
   // Builds everything and loads the kernel; throws Error naming the problem. Nothing runs yet.
@@ -55,6 +62,9 @@ class Vmm {
   void pause();
   void resume();
   void send_ctrl_alt_del();
+  // Both need a paused VM; restore takes a state saved from a VM of the same shape.
+  MachineState save_machine_state();
+  void restore_machine_state(const MachineState& state);
   // Stops vCPUs; `exit_code` is what the process should return.
   void stop(int exit_code);
 
@@ -101,6 +111,7 @@ class Vmm {
   std::vector<std::string> extra_cmdline_;
 
   BootEntry boot_entry_;
+  std::vector<uint32_t> saved_msrs_;  // found on the first save
   std::vector<std::unique_ptr<VcpuThread>> vcpus_;
   VmState state_ = VmState::kNotStarted;
 

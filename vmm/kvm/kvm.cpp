@@ -54,6 +54,9 @@ constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, CpuidHeader);
 constexpr unsigned long kGetMsrIndexList = _IOWR(KVMIO, 0x02, MsrListHeader);
 constexpr unsigned long kGetMsrs = _IOWR(KVMIO, 0x88, MsrsHeader);
 constexpr unsigned long kSetMsrs = _IOW(KVMIO, 0x89, MsrsHeader);
+constexpr unsigned long kGetXsave = _IOR(KVMIO, 0xa4, XsaveArea);
+constexpr unsigned long kSetXsave = _IOW(KVMIO, 0xa5, XsaveArea);
+static_assert(sizeof(XsaveArea) == 4096);
 
 // A header followed by `count` entries, contiguous as the kernel expects.
 template <typename Header, typename Entry>
@@ -202,6 +205,25 @@ void Vm::set_clock(const kvm_clock_data& clock) const {
   ioctl_or_throw(fd_.get(), KVM_SET_CLOCK, &clock, "KVM_SET_CLOCK");
 }
 
+kvm_irqchip Vm::get_irqchip(uint32_t chip_id) const {
+  kvm_irqchip chip{};
+  chip.chip_id = chip_id;
+  ioctl_or_throw(fd_.get(), KVM_GET_IRQCHIP, &chip, "KVM_GET_IRQCHIP");
+  return chip;
+}
+
+void Vm::set_irqchip(const kvm_irqchip& chip) const {
+  ioctl_or_throw(fd_.get(), KVM_SET_IRQCHIP, &chip, "KVM_SET_IRQCHIP");
+}
+
+kvm_pit_state2 Vm::get_pit2() const {
+  kvm_pit_state2 pit{};
+  ioctl_or_throw(fd_.get(), KVM_GET_PIT2, &pit, "KVM_GET_PIT2");
+  return pit;
+}
+
+void Vm::set_pit2(const kvm_pit_state2& pit) const { ioctl_or_throw(fd_.get(), KVM_SET_PIT2, &pit, "KVM_SET_PIT2"); }
+
 Vcpu Vm::create_vcpu(uint32_t id) const {
   int fd = ::ioctl(fd_.get(), KVM_CREATE_VCPU, static_cast<unsigned long>(id));
   if (fd < 0) throw_errno(fmt::format("KVM_CREATE_VCPU {}", id));
@@ -232,11 +254,19 @@ bool Vcpu::run() const {
 #define KVM_GET_FPU_SET KVM_SET_FPU
 #define KVM_GET_LAPIC_SET KVM_SET_LAPIC
 #define KVM_GET_MP_STATE_SET KVM_SET_MP_STATE
+#define KVM_GET_VCPU_EVENTS_SET KVM_SET_VCPU_EVENTS
+#define KVM_GET_DEBUGREGS_SET KVM_SET_DEBUGREGS
+#define KVM_GET_XCRS_SET KVM_SET_XCRS
+#define kGetXsave_SET kSetXsave
 HEARTH_GET(kvm_regs, KVM_GET_REGS, regs)
 HEARTH_GET(kvm_sregs, KVM_GET_SREGS, sregs)
 HEARTH_GET(kvm_fpu, KVM_GET_FPU, fpu)
 HEARTH_GET(kvm_lapic_state, KVM_GET_LAPIC, lapic)
 HEARTH_GET(kvm_mp_state, KVM_GET_MP_STATE, mp_state)
+HEARTH_GET(kvm_vcpu_events, KVM_GET_VCPU_EVENTS, vcpu_events)
+HEARTH_GET(kvm_debugregs, KVM_GET_DEBUGREGS, debugregs)
+HEARTH_GET(kvm_xcrs, KVM_GET_XCRS, xcrs)
+HEARTH_GET(XsaveArea, kGetXsave, xsave)
 #undef HEARTH_GET
 
 void Vcpu::set_cpuid(const CpuidEntries& entries) const {

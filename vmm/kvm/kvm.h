@@ -19,6 +19,11 @@ class Vcpu;
 // CPUID entries in the kernel's layout (struct kvm_cpuid2 with a flexible array).
 using CpuidEntries = std::vector<kvm_cpuid_entry2>;
 
+// The legacy 4 KiB XSAVE area of KVM_GET_XSAVE (struct kvm_xsave without its C++-broken flex array).
+struct XsaveArea {
+  uint32_t region[1024];
+};
+
 class Kvm {
  public:
   // Opens `path` (default /dev/kvm), checks the API version and the capabilities Hearth relies on.
@@ -53,6 +58,11 @@ class Vm {
   void set_irq_line(uint32_t irq, bool level) const;
   kvm_clock_data get_clock() const;
   void set_clock(const kvm_clock_data& clock) const;
+  // chip_id: KVM_IRQCHIP_PIC_MASTER, KVM_IRQCHIP_PIC_SLAVE or KVM_IRQCHIP_IOAPIC.
+  kvm_irqchip get_irqchip(uint32_t chip_id) const;
+  void set_irqchip(const kvm_irqchip& chip) const;
+  kvm_pit_state2 get_pit2() const;
+  void set_pit2(const kvm_pit_state2& pit) const;
   Vcpu create_vcpu(uint32_t id) const;
 
  private:
@@ -84,6 +94,14 @@ class Vcpu {
   void set_lapic(const kvm_lapic_state& lapic) const;
   kvm_mp_state get_mp_state() const;
   void set_mp_state(const kvm_mp_state& state) const;
+  kvm_vcpu_events get_vcpu_events() const;
+  void set_vcpu_events(const kvm_vcpu_events& events) const;
+  kvm_debugregs get_debugregs() const;
+  void set_debugregs(const kvm_debugregs& regs) const;
+  kvm_xcrs get_xcrs() const;
+  void set_xcrs(const kvm_xcrs& xcrs) const;
+  XsaveArea get_xsave() const;
+  void set_xsave(const XsaveArea& area) const;
 
  private:
   UniqueFd fd_;

@@ -75,6 +75,20 @@ INSTANTIATE_TEST_SUITE_P(VcpusAndMemory, TestGuestBoot,
                                               param_info.param.protocol);
                          });
 
+// CPUID topology as the boot vCPU sees it, with SMT off and on.
+TEST(TestGuestCpuid, TopologyFollowsVcpuCountAndSmt) {
+  HEARTH_REQUIRE_KVM();
+  for (bool smt : {false, true}) {
+    auto config = testguest_config(4, 128, "console=ttyS0");
+    config["machine-config"]["smt"] = smt;
+    ProcessResult r = run_hearth_config(config);
+    SCOPED_TRACE(r.out + r.err);
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_EQ(lines_with_prefix(r.out, "topology: "),
+              std::vector<std::string>{fmt::format("topology: apic_id=0 smt_threads={} logical=4 x2apic_id=0", smt ? 2 : 1)});
+  }
+}
+
 TEST(TestGuestSelfTests, SerialRegistersBehaveLike16550A) {
   HEARTH_REQUIRE_KVM();
   ProcessResult r = run_hearth_config(testguest_config(1, 128, "console=ttyS0 testguest.run=serial"));

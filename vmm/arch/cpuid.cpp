@@ -19,8 +19,21 @@ kvm_cpuid_entry2* find_mut(kvm::CpuidEntries& entries, uint32_t function, uint32
 }
 
 // Leaf 0xB / 0x1F: subleaf 0 is the SMT level, 1 the core level, then an invalid level.
+// Some hosts (AMD through PVM here) report only subleaf 0; the guest gets all three.
 void set_extended_topology(kvm::CpuidEntries& entries, uint32_t leaf, uint32_t vcpu_id, const CpuTopology& topo) {
   const uint32_t threads_per_core = topo.smt ? 2 : 1;
+  if (find_cpuid(entries, leaf, 0) == nullptr) return;
+  for (uint32_t sub = 0; sub <= 2; ++sub) {
+    bool present = false;
+    for (const auto& e : entries) present |= e.function == leaf && e.index == sub;
+    if (!present) {
+      kvm_cpuid_entry2 e{};
+      e.function = leaf;
+      e.index = sub;
+      e.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+      entries.push_back(e);
+    }
+  }
   for (auto& e : entries) {
     if (e.function != leaf) continue;
     e.edx = vcpu_id;  // x2APIC ID

@@ -76,6 +76,18 @@ static void print_hypervisor(void) {
   printf("hypervisor=%s\n", sig);
 }
 
+/* What CPUID says about this CPU's place in the topology (leaf 0xB when the VMM offers it). */
+static void print_topology(void) {
+  const uint32_t apic_id = cpuid(1, 0).ebx >> 24;
+  if (cpuid(0, 0).eax < 0xb) {
+    printf("topology: apic_id=%u\n", apic_id);
+    return;
+  }
+  const struct cpuid_regs smt = cpuid(0xb, 0), core = cpuid(0xb, 1);
+  printf("topology: apic_id=%u smt_threads=%u logical=%u x2apic_id=%u\n", apic_id, smt.ebx & 0xffff,
+         core.ebx & 0xffff, smt.edx);
+}
+
 static void hold(void) {
   uint64_t ms = 0;
   int r = cmdline_get_u64(boot.cmdline, "testguest.hold_ms", &ms);
@@ -103,6 +115,7 @@ void guest_main(int kind, uint64_t boot_ptr) {
 
   acpi_probe(boot.rsdp, &acpi);
   print_hypervisor();
+  print_topology();
   memtest_run(&boot, &memtest);
   if (memtest.failed)
     printf("memtest: FAIL at 0x%llx\n", (unsigned long long)memtest.bad_addr);

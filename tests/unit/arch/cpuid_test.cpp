@@ -68,6 +68,18 @@ TEST(Cpuid, ExtendedTopologyWithAndWithoutSmt) {
   EXPECT_EQ(find_cpuid(smt, 0xb, 0)->eax, 1u);
 }
 
+TEST(Cpuid, CompletesATopologyLeafTheHostReportsOnlyInPart) {
+  kvm::CpuidEntries host = host_like("AuthenticAMD");
+  std::erase_if(host, [](const kvm_cpuid_entry2& e) { return e.function == 0xb && e.index > 0; });
+  auto out = normalize_cpuid(host, 1, {2, false});
+  ASSERT_NE(find_cpuid(out, 0xb, 1), nullptr);
+  EXPECT_EQ(find_cpuid(out, 0xb, 1)->ebx, 2u);
+  EXPECT_EQ((find_cpuid(out, 0xb, 1)->ecx >> 8) & 0xff, 2u);
+  ASSERT_NE(find_cpuid(out, 0xb, 2), nullptr);
+  EXPECT_EQ((find_cpuid(out, 0xb, 2)->ecx >> 8) & 0xff, 0u);
+  EXPECT_EQ(find_cpuid(out, 0x1f, 0), nullptr);  // not invented when the host has none
+}
+
 TEST(Cpuid, HidesPmuAndAddsKvmSignature) {
   auto out = normalize_cpuid(host_like("GenuineIntelX"), 0, {1, false});
   EXPECT_EQ(find_cpuid(out, 0xa)->eax, 0u);

@@ -79,6 +79,43 @@ TEST(MachineState, PausedVmSurvivesSaveScrambleRestore) {
   EXPECT_NE(slurp(console).find("TESTGUEST PASS"), std::string::npos) << slurp(console);
 }
 
+size_t count_bits(const std::vector<std::vector<uint64_t>>& bitmaps) {
+  size_t n = 0;
+  for (const auto& b : bitmaps) {
+    for (uint64_t word : b) n += static_cast<size_t>(__builtin_popcountll(word));
+  }
+  return n;
+}
+
+TEST(MachineState, DirtyPagesAreTrackedWhenAsked) {
+  HEARTH_REQUIRE_KVM();
+  VmConfig config;
+  config.boot_source = BootSourceConfig{testguest_elf(), std::nullopt, "console=ttyS0 testguest.hold_ms=3000"};
+  config.machine.mem_size_mib = 64;
+  config.machine.track_dirty_pages = true;
+  VmmOptions options;
+  options.console_in_fd = -1;
+  options.console_out_fd = -1;
+  EventLoop loop;
+  Vmm vmm(config, options, loop);
+  vmm.take_dirty_bitmaps();  // start from a clean log
+  vmm.start();
+  pump(loop, [] { return false; }, std::chrono::milliseconds(800));  // let the guest run a while
+  vmm.pause();
+  const size_t while_running = count_bits(vmm.take_dirty_bitmaps());
+  const size_t after = count_bits(vmm.take_dirty_bitmaps());
+  EXPECT_GT(while_running, 0u) << "the guest wrote nothing?";
+  EXPECT_EQ(after, 0u) << "a paused guest dirtied pages";
+  EXPECT_LT(while_running, size_t{64} * 256);  // not the whole 64 MiB
+  vmm.stop(0);
+
+  VmConfig untracked = config;
+  untracked.machine.track_dirty_pages = false;
+  EventLoop loop2;
+  Vmm plain(untracked, options, loop2);
+  EXPECT_THROW(plain.take_dirty_bitmaps(), hearth::Error);
+}
+
 TEST(MachineState, RefusedWhileRunning) {
   HEARTH_REQUIRE_KVM();
   VmConfig config;

@@ -75,9 +75,11 @@ void Vmm::create_vm() {
   vm_->set_tss_addr(layout::kTssAddr);
   vm_->create_irqchip();
   vm_->create_pit2();
+  // Dirty logging costs write-protection faults, so only when asked (it is for snapshots and migration).
+  const uint32_t flags = config_.machine.track_dirty_pages ? KVM_MEM_LOG_DIRTY_PAGES : 0;
   uint32_t slot = 0;
   for (const auto& region : memory_.regions()) {
-    vm_->set_user_memory_region(slot++, region.range.start, region.range.size, region.mapping.data());
+    vm_->set_user_memory_region(slot++, region.range.start, region.range.size, region.mapping.data(), flags);
   }
 }
 
@@ -212,6 +214,14 @@ void Vmm::restore_machine_state(const MachineState& state) {
   }
   arch::restore_vm(*vm_, state.vm);
   for (size_t i = 0; i < vcpus_.size(); ++i) arch::restore_vcpu(vcpus_[i]->vcpu(), state.vcpus[i]);
+}
+
+std::vector<std::vector<uint64_t>> Vmm::take_dirty_bitmaps() {
+  if (!config_.machine.track_dirty_pages) throw Error("dirty page tracking is off (machine-config.track_dirty_pages)");
+  std::vector<std::vector<uint64_t>> bitmaps;
+  uint32_t slot = 0;
+  for (const auto& region : memory_.regions()) bitmaps.push_back(vm_->get_dirty_log(slot++, region.range.size));
+  return bitmaps;
 }
 
 void Vmm::on_guest_stop(GuestStop why, const std::string& detail) {

@@ -65,6 +65,9 @@ class Vmm {
   // Both need a paused VM; restore takes a state saved from a VM of the same shape.
   MachineState save_machine_state();
   void restore_machine_state(const MachineState& state);
+  // With machine-config.track_dirty_pages: for each memory region, a bit per 4 KiB page written since
+  // the previous call (the first call reports everything written since boot).
+  std::vector<std::vector<uint64_t>> take_dirty_bitmaps();
   // Stops vCPUs; `exit_code` is what the process should return.
   void stop(int exit_code);
 

@@ -134,6 +134,16 @@ void Vm::set_user_memory_region(uint32_t slot, uint64_t guest_addr, uint64_t siz
   ioctl_or_throw(fd_.get(), KVM_SET_USER_MEMORY_REGION, &region, "KVM_SET_USER_MEMORY_REGION");
 }
 
+std::vector<uint64_t> Vm::get_dirty_log(uint32_t slot, uint64_t size) const {
+  const uint64_t pages = (size + 4095) / 4096;
+  std::vector<uint64_t> bitmap((pages + 63) / 64, 0);
+  kvm_dirty_log log{};
+  log.slot = slot;
+  log.dirty_bitmap = bitmap.data();
+  ioctl_or_throw(fd_.get(), KVM_GET_DIRTY_LOG, &log, "KVM_GET_DIRTY_LOG");
+  return bitmap;
+}
+
 void Vm::set_tss_addr(uint64_t addr) const {
   ioctl_or_throw(fd_.get(), KVM_SET_TSS_ADDR, static_cast<unsigned long>(addr), "KVM_SET_TSS_ADDR");
 }

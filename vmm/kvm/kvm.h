@@ -46,6 +46,9 @@ class Vm {
   int fd() const { return fd_.get(); }
 
   void set_user_memory_region(uint32_t slot, uint64_t guest_addr, uint64_t size, void* host, uint32_t flags = 0) const;
+  // Pages of `slot` (of `size` bytes, registered with KVM_MEM_LOG_DIRTY_PAGES) written since the last
+  // call, one bit per 4 KiB page; reading clears the log.
+  std::vector<uint64_t> get_dirty_log(uint32_t slot, uint64_t size) const;
   void set_tss_addr(uint64_t addr) const;
   void set_identity_map_addr(uint64_t addr) const;
   void create_irqchip() const;

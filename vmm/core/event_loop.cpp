@@ -16,15 +16,10 @@ void EventLoop::add(int fd, uint32_t events, Handler handler) {
   epoll_event ev{};
   ev.events = events;
   ev.data.fd = fd;
-  {
-    std::lock_guard lock(mutex_);
-    handlers_[fd] = std::make_shared<Handler>(std::move(handler));
-  }
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) {
-    std::lock_guard lock(mutex_);
-    handlers_.erase(fd);
-    throw_errno(fmt::format("epoll_ctl add fd {}", fd));
-  }
+  std::lock_guard lock(mutex_);
+  // Registered first, recorded second: a failed add (EEXIST included) leaves the loop as it was.
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) throw_errno(fmt::format("epoll_ctl add fd {}", fd));
+  handlers_[fd] = std::make_shared<Handler>(std::move(handler));
 }
 
 void EventLoop::modify(int fd, uint32_t events) {

@@ -1,5 +1,6 @@
 #include "vmm/core/serial_console.h"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <array>
@@ -10,6 +11,9 @@
 #include "devices/serial/uart16550.h"
 
 namespace hearth {
+namespace {
+constexpr int kWriteTimeoutMs = 100;
+}  // namespace
 
 SerialConsole::SerialConsole(EventLoop& loop, int in_fd, std::shared_ptr<Uart16550> uart)
     : loop_(loop), in_fd_(in_fd), uart_(std::move(uart)), terminal_(in_fd) {
@@ -36,8 +40,11 @@ SerialConsole::~SerialConsole() {
 
 void SerialConsole::write_all(int fd, std::span<const uint8_t> bytes) {
   while (!bytes.empty()) {
+    // A reader that stops reading must not stall the vCPU (which holds the UART) forever: wait a
+    // bounded time for room, then drop. EINTR is a vCPU kick (pause/stop): give up at once too.
+    pollfd pfd{fd, POLLOUT, 0};
+    if (::poll(&pfd, 1, kWriteTimeoutMs) <= 0) return;
     ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;
     bytes = bytes.subspan(static_cast<size_t>(n));
   }

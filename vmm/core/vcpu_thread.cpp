@@ -85,6 +85,14 @@ void VcpuThread::join() {
 }
 
 void VcpuThread::park_if_paused() {
+  {
+    std::lock_guard lock(mutex_);
+    if (want_ != Want::kPause) return;
+  }
+  // KVM completes a PIO/MMIO exit (RAX, RIP) only on the next KVM_RUN; with immediate_exit it does that
+  // and returns at once, so a parked vCPU's saved state never sits halfway through an instruction.
+  vcpu_.run_struct()->immediate_exit = 1;
+  vcpu_.run();
   std::unique_lock lock(mutex_);
   if (want_ != Want::kPause) return;
   parked_ = true;

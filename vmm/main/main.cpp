@@ -103,7 +103,14 @@ int run_vmm(const Options& opts) {
   api::RequestQueue queue;
   loop.add(queue.eventfd(), EPOLLIN, [&](uint32_t) { queue.drain(controller); });
   std::unique_ptr<api::Router> router;
+  // Declared after `server`, so it is destroyed first on every exit path (exceptions included):
+  // API callers waiting in the queue are released before ~HttpServer joins the API thread.
+  struct QueueShutdown {
+    api::RequestQueue& queue;
+    ~QueueShutdown() { queue.shutdown(); }
+  };
   std::unique_ptr<api::HttpServer> server;
+  QueueShutdown release_callers{queue};
   if (!opts.no_api) {
     router = std::make_unique<api::Router>(api::Router::through(queue));
     server = std::make_unique<api::HttpServer>(opts.api_sock,

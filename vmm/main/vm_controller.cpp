@@ -41,6 +41,8 @@ api::Result<api::InstanceInfo> VmController::describe_instance() {
 }
 
 api::Result<> VmController::put_logger(const LoggerConfig& logger) {
+  // After boot the base refuses; the logger must not be swapped while vCPU threads log through it.
+  if (state() != VmState::kNotStarted) return PrebootConfigController::put_logger(logger);
   try {
     configure_logging(logger, instance_id_);
   } catch (const Error& e) {

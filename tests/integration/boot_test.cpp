@@ -1,5 +1,6 @@
 // The test guest boots under Hearth and reports what it was given.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -139,6 +140,24 @@ TEST(Lifecycle, SigtermStopsARunningGuestCleanly) {
   EXPECT_FALSE(r.signaled);
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_TRUE(lines_with_prefix(r.out, "TESTGUEST PASS").empty());  // stopped before the guest finished
+}
+
+TEST(Lifecycle, AConsoleReaderThatStopsReadingCannotWedgeTheVmm) {
+  HEARTH_REQUIRE_KVM();
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);  // never read: fills after 64 KiB
+  ProcessOptions opts;
+  opts.stdout_fd = pipe_fds[1];
+  opts.signal_after_ms = 8000;  // the guest (~40 µs a byte here) filled the 64 KiB pipe long before
+  opts.timeout = std::chrono::milliseconds(30000);
+  ProcessResult r = run_hearth_config(testguest_config(1, 128, "console=ttyS0 testguest.run=spam testguest.spam_kib=1024"),
+                                      {"--level", "Info"}, opts);
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+  EXPECT_FALSE(r.timed_out) << "hearth hung on a full console";
+  EXPECT_FALSE(r.signaled);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("received signal 15"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -49,7 +49,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     } else {
       ::dup2(options.stdin_data.empty() ? ::open("/dev/null", O_RDONLY) : in_pipe[0], 0);
     }
-    ::dup2(out_pipe[1], 1);
+    ::dup2(options.stdout_fd >= 0 ? options.stdout_fd : out_pipe[1], 1);
     ::dup2(err_pipe[1], 2);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -74,7 +74,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
 
   ProcessResult result;
   const auto start = Clock::now();
-  bool out_open = true, err_open = true, signal_sent = false;
+  bool out_open = options.stdout_fd < 0, err_open = true, signal_sent = false;
   while (out_open || err_open) {
     const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     if (elapsed > options.timeout) {

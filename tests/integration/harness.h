@@ -33,6 +33,7 @@ struct ProcessOptions {
   std::string stdin_data;            // written then closed; empty: stdin is /dev/null
   std::string stdin_after_output;    // hold stdin_data back until this appears on stdout
   int stdin_fd = -1;                 // when >= 0, the child's stdin (e.g. a pty), instead of the above
+  int stdout_fd = -1;                // when >= 0, the child's stdout (not captured then)
   int signal_after_ms = -1;          // send `signal_to_send` this long after start
   int signal_to_send = 15;
   std::string wait_for_output;       // with signal_after_ms: send the signal once this appears on stdout

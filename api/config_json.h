@@ -11,11 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "vmm/config/limits.h"
 #include "vmm/config/vm_config.h"
 
 namespace hearth::api {
-
-inline constexpr uint32_t kMaxVcpus = 32;
 
 // The whole config file (the --config-file of Firecracker). Requires "boot-source".
 VmConfig parse_config_file(std::string_view json_text);

@@ -100,8 +100,8 @@ void validate_machine_config(const MachineConfig& m, std::string_view context) {
     throw Error(fmt::format("{}.vcpu_count: must be between 1 and {}, got {}", context,
                             kMaxVcpus, m.vcpu_count));
   }
-  if (m.mem_size_mib < 1) {
-    throw Error(fmt::format("{}.mem_size_mib: must be at least 1, got 0", context));
+  if (m.mem_size_mib < kMinMemSizeMib) {
+    throw Error(fmt::format("{}.mem_size_mib: must be at least {}, got {}", context, kMinMemSizeMib, m.mem_size_mib));
   }
   // Sibling hyper-threads come in pairs.
   if (m.smt && m.vcpu_count > 1 && m.vcpu_count % 2 != 0) {
@@ -123,7 +123,7 @@ MachineConfigPatch read_machine_fields(const ObjectReader& r) {
   check_none_only(r, "huge_pages", "huge pages");
   MachineConfigPatch p;
   if (auto v = r.opt_unsigned_int("vcpu_count", 1, kMaxVcpus)) p.vcpu_count = uint32_t(*v);
-  if (auto v = r.opt_unsigned_int("mem_size_mib", 1, std::numeric_limits<uint32_t>::max())) {
+  if (auto v = r.opt_unsigned_int("mem_size_mib", kMinMemSizeMib, std::numeric_limits<uint32_t>::max())) {
     p.mem_size_mib = uint32_t(*v);
   }
   p.smt = r.opt_boolean("smt");
@@ -230,9 +230,14 @@ void upsert_drive(std::vector<DriveConfig>& drives, DriveConfig drive, std::stri
   }
   if (same != drives.end()) {
     *same = std::move(drive);
-  } else {
-    drives.push_back(std::move(drive));
+    return;
   }
+  // The same limit the VMM applies at boot, so an accepted configuration can always start.
+  if (drives.size() >= kMaxVirtioDevices) {
+    throw Error(fmt::format("{}: at most {} drives are supported; '{}' would be drive {}", context, kMaxVirtioDevices,
+                            drive.drive_id, drives.size() + 1));
+  }
+  drives.push_back(std::move(drive));
 }
 
 LoggerConfig parse_logger(const nlohmann::json& j, std::string_view context) {

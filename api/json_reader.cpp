@@ -114,7 +114,10 @@ std::optional<std::string> ObjectReader::opt_string(std::string_view key) const 
   const nlohmann::json* field = get(key);
   if (field == nullptr) return std::nullopt;
   if (!field->is_string()) throw_type_error(path(key), "a string", *field);
-  return field->get<std::string>();
+  std::string value = field->get<std::string>();
+  // A NUL would silently cut a path or name at the C boundary.
+  if (value.find('\0') != std::string::npos) fail(key, "must not contain a NUL character (\\u0000)");
+  return value;
 }
 
 std::string ObjectReader::string(std::string_view key) const {

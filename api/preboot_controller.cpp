@@ -6,6 +6,7 @@
 
 #include "api/config_checks.h"
 #include "vmm/base/error.h"
+#include "vmm/base/host_file.h"
 
 namespace hearth::api {
 namespace {
@@ -19,12 +20,38 @@ Result<> catching(F&& f) {
   }
 }
 
+// A PATCHed bucket replaces the old one; an absent bucket keeps it; size 0 turns it off.
+RateLimiterConfig merge_rate_limiter(const std::optional<RateLimiterConfig>& old, const RateLimiterConfig& patch) {
+  RateLimiterConfig merged = old.value_or(RateLimiterConfig{});
+  auto apply = [](std::optional<TokenBucketConfig>& bucket, const std::optional<TokenBucketConfig>& update) {
+    if (!update) return;
+    if (update->size == 0) {
+      bucket.reset();
+    } else {
+      bucket = update;
+    }
+  };
+  apply(merged.bandwidth, patch.bandwidth);
+  apply(merged.ops, patch.ops);
+  return merged;
+}
+
+UniqueFd open_output_file(const std::string& path, std::string_view what) {
+  HostFileRules rules;
+  rules.kinds = kRegularFile | kFifo | kCharDevice;
+  rules.access = O_WRONLY;
+  rules.create = true;
+  return open_host_file(path, what, rules).fd;
+}
+
 }  // namespace
 
 PrebootConfigController::PrebootConfigController(std::string vmm_version, VmConfig initial,
                                                  metrics::Registry& registry)
     : vmm_version_(std::move(vmm_version)), config_(std::move(initial)), registry_(registry) {
-  if (config_.metrics) metrics_sink_ = std::make_unique<metrics::LineSink>(config_.metrics->metrics_path);
+  if (config_.metrics) {
+    metrics_sink_ = std::make_unique<metrics::LineSink>(config_.metrics->metrics_path, "metrics.metrics_path");
+  }
 }
 
 template <typename F>
@@ -83,12 +110,15 @@ Result<> PrebootConfigController::patch_drive(const DrivePatch& patch) {
   if (it == config_.drives.end()) {
     return bad_request(fmt::format("drive: no drive with drive_id '{}'", patch.drive_id));
   }
-  if (state_ != VmState::kNotStarted) return catching([&] { return update_drive(patch); });
+  // Before and after boot alike: the same checks as PUT, and GET /vm/config shows the result.
   return catching([&]() -> Result<> {
     DriveConfig updated = *it;
     if (patch.path_on_host) updated.path_on_host = *patch.path_on_host;
-    if (patch.rate_limiter) updated.rate_limiter = patch.rate_limiter;
+    if (patch.rate_limiter) updated.rate_limiter = merge_rate_limiter(it->rate_limiter, *patch.rate_limiter);
     check_drive_path(updated);
+    if (state_ != VmState::kNotStarted) {
+      if (Result<> r = update_drive(patch); !r.ok()) return r;
+    }
     *it = std::move(updated);
     return {};
   });
@@ -104,13 +134,19 @@ Result<> PrebootConfigController::put_logger(const LoggerConfig& logger) {
 
 Result<> PrebootConfigController::put_metrics(const MetricsConfig& metrics) {
   return preboot("PUT /metrics", [&] {
-    metrics_sink_ = std::make_unique<metrics::LineSink>(metrics.metrics_path);
+    metrics_sink_ = std::make_unique<metrics::LineSink>(metrics.metrics_path, "metrics.metrics_path");
     config_.metrics = metrics;
   });
 }
 
 Result<> PrebootConfigController::put_serial(const SerialConfig& serial) {
-  return preboot("PUT /serial", [&] { serial_ = serial; });
+  return preboot("PUT /serial", [&] {
+    // Opened now, so a path that cannot be written is this request's 400, not InstanceStart's.
+    UniqueFd out;
+    if (!serial.serial_out_path.empty()) out = open_output_file(serial.serial_out_path, "serial.serial_out_path");
+    serial_out_ = std::move(out);
+    serial_ = serial;
+  });
 }
 
 Result<> PrebootConfigController::instance_start() {

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "api/controller.h"
+#include "vmm/base/fd.h"
 #include "vmm/metrics/registry.h"
 #include "vmm/metrics/sink.h"
 
@@ -41,6 +42,8 @@ class PrebootConfigController : public Controller {
 
   const VmConfig& config() const { return config_; }
   const std::optional<SerialConfig>& serial() const { return serial_; }
+  // The serial output file opened by PUT /serial (-1 when none): the guest console's stdout.
+  int serial_out_fd() const { return serial_out_.get(); }
   VmState state() const { return state_; }
 
  protected:
@@ -61,6 +64,7 @@ class PrebootConfigController : public Controller {
   std::string vmm_version_;
   VmConfig config_;
   std::optional<SerialConfig> serial_;
+  UniqueFd serial_out_;
   VmState state_ = VmState::kNotStarted;
   metrics::Registry& registry_;
   std::unique_ptr<metrics::LineSink> metrics_sink_;

@@ -33,9 +33,10 @@ void remove_if_stale(const std::string& path, const sockaddr_un& addr) {
   if (!S_ISSOCK(st.st_mode)) {
     throw Error(fmt::format("api socket '{}': the path exists and is not a socket", path));
   }
-  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  // Non-blocking: a listener whose backlog is full would otherwise hold us here forever.
+  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!probe) throw_errno(fmt::format("api socket '{}': socket", path));
-  if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0) {
+  if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0 || errno == EAGAIN) {
     throw Error(fmt::format("api socket '{}': another process is listening on it", path));
   }
   if (errno != ECONNREFUSED) throw_errno(fmt::format("api socket '{}': probing", path));

@@ -55,7 +55,8 @@ TEST(BadInput, MemoryTooSmallForTheDebianKernel) {
   if (::access(vmlinux.c_str(), R_OK) != 0) GTEST_SKIP() << "SKIP: " << vmlinux << " missing; run resources/fetch-debian-kernel.sh";
   auto config = testguest_config(1, 32, "");
   config["boot-source"]["kernel_image_path"] = vmlinux;
-  expect_clean_error(config, "machine-config.mem_size_mib: 32 MiB is too small for kernel image");
+  // Refused either by the file size (53 MB vmlinux) or by its footprint; both name the setting.
+  expect_clean_error(config, "machine-config.mem_size_mib");
 }
 
 TEST(BadInput, UnknownFieldIsNamed) {

@@ -124,6 +124,11 @@ BackgroundProcess::BackgroundProcess(std::vector<std::string> argv, ProcessOptio
   });
 }
 
+int BackgroundProcess::pid() const {
+  while (pid_->load() == 0) std::this_thread::yield();
+  return pid_->load();
+}
+
 ProcessResult BackgroundProcess::terminate() {
   while (pid_->load() == 0) std::this_thread::yield();
   ::kill(pid_->load(), SIGTERM);

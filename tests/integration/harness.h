@@ -54,6 +54,8 @@ class BackgroundProcess {
   ProcessResult wait();
   // Sends SIGTERM, then waits.
   ProcessResult terminate();
+  // The child's pid (waits until it has been started).
+  int pid() const;
   // True once `text` has appeared on the process's stdout, false after `timeout_ms`.
   bool wait_for_output(const std::string& text, int timeout_ms);
 

@@ -14,6 +14,7 @@
 #include "virtio/guest_iov.h"
 #include "virtio/virtio_defs.h"
 #include "vmm/base/error.h"
+#include "vmm/base/host_file.h"
 
 namespace hearth::virtio::blk {
 namespace {
@@ -79,12 +80,13 @@ BlkDevice::~BlkDevice() {
 }
 
 void BlkDevice::open_backing(const std::string& path) {
-  const int flags = (config_.is_read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-  UniqueFd fd(::open(path.c_str(), flags));
-  if (!fd) throw_errno(fmt::format("drive '{}': cannot open backing file '{}'", config_.drive_id, path));
-  const off_t size = ::lseek(fd.get(), 0, SEEK_END);  // works for block devices too, unlike st_size
-  if (size < 0) throw_errno(fmt::format("drive '{}': cannot size backing file '{}'", config_.drive_id, path));
-  const auto bytes = static_cast<uint64_t>(size);
+  // A FIFO, directory or character device (/dev/zero, /dev/kvm) is no disk; the open never blocks.
+  HostFileRules rules;
+  rules.kinds = kRegularFile | kBlockDevice;
+  rules.access = config_.is_read_only ? O_RDONLY : O_RDWR;
+  HostFile backing = open_host_file(path, fmt::format("drive '{}': path_on_host", config_.drive_id), rules);
+  UniqueFd fd = std::move(backing.fd);
+  const uint64_t bytes = backing.size;
   if (bytes % kSectorSize) {
     // As Firecracker: the partial last sector is simply not visible to the guest.
     SPDLOG_WARN("drive '{}': size {} of '{}' is not a multiple of {}; the last {} bytes are not visible",

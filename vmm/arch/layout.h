@@ -2,6 +2,8 @@
 // x86_64 guest physical layout. Every guest-visible address is written down here once.
 #include <cstdint>
 
+#include "vmm/config/limits.h"
+
 namespace hearth::layout {
 
 inline constexpr uint64_t kPageSize = 0x1000;
@@ -47,7 +49,7 @@ inline constexpr uint32_t kI8042Irq = 1;
 inline constexpr uint32_t kVirtioIrqFirst = 5;   // virtio-mmio device i uses kVirtioIrqFirst + i
 inline constexpr uint32_t kIoapicPins = 24;
 
-inline constexpr uint32_t kMaxVcpus = 32;
+using hearth::kMaxVcpus;
 
 // Guest RAM ranges (KVM memory slots) for a VM of `mem_size` bytes.
 struct RamLayout {

@@ -7,7 +7,7 @@
 #include "vmm/acpi/acpi.h"
 #include "vmm/arch/layout.h"
 #include "vmm/base/error.h"
-#include "vmm/base/fd.h"
+#include "vmm/base/host_file.h"
 #include "vmm/loader/boot_params.h"
 #include "vmm/loader/bzimage.h"
 #include "vmm/loader/elf.h"
@@ -18,25 +18,6 @@
 
 namespace hearth {
 namespace {
-
-// Reads a whole regular file; `what` names it in errors ("kernel image", "initrd").
-std::vector<uint8_t> read_whole_file(const std::string& path, const char* what) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) throw_errno(fmt::format("{} {}", what, path));
-  struct stat st {};
-  if (::fstat(fd.get(), &st) < 0) throw_errno(fmt::format("{} {}", what, path));
-  if (!S_ISREG(st.st_mode)) throw Error(fmt::format("{} {}: not a regular file", what, path));
-  std::vector<uint8_t> data(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::read(fd.get(), data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_errno(fmt::format("{} {}", what, path));
-    if (n == 0) throw Error(fmt::format("{} {}: file shrank while reading", what, path));
-    done += static_cast<size_t>(n);
-  }
-  return data;
-}
 
 std::string build_cmdline(const GuestLoadRequest& request) {
   std::string cmdline = request.boot.boot_args.value_or(kDefaultBootArgs);
@@ -69,6 +50,13 @@ loader::LoadedKernel load_kernel(const GuestMemory& mem, std::span<const uint8_t
   } catch (const Error& e) {
     const uint64_t needed = kernel_footprint_end(image);
     const uint64_t low_ram = std::min(request.mem_size, layout::kMmioGapStart);
+    if (needed > layout::kMmioGapStart) {
+      // More memory cannot help: the kernel must lie below the MMIO gap.
+      throw Error(fmt::format("boot-source.kernel_image_path: kernel image {} extends to {:#x}, into the MMIO gap "
+                              "[{:#x}, {:#x}); kernels must load below {:#x} ({})",
+                              request.boot.kernel_image_path, needed, layout::kMmioGapStart, layout::kMmioGapEnd,
+                              layout::kMmioGapStart, e.what()));
+    }
     if (needed > low_ram) {
       throw Error(fmt::format("machine-config.mem_size_mib: {} MiB is too small for kernel image {}, which needs at "
                               "least {} MiB ({})",
@@ -82,12 +70,15 @@ loader::LoadedKernel load_kernel(const GuestMemory& mem, std::span<const uint8_t
 }  // namespace
 
 BootEntry load_guest_image(const GuestMemory& mem, const GuestLoadRequest& request) {
-  const auto kernel_bytes = read_whole_file(request.boot.kernel_image_path, "kernel image");
+  // Neither file can be useful beyond the guest's memory size, so nothing larger is read.
+  const auto kernel_bytes = read_host_file(request.boot.kernel_image_path, "boot-source.kernel_image_path",
+                                           request.mem_size, "machine-config.mem_size_mib");
   const loader::LoadedKernel kernel = load_kernel(mem, kernel_bytes, request);
 
   std::optional<loader::InitrdPlacement> initrd;
   if (request.boot.initrd_path) {
-    const auto initrd_bytes = read_whole_file(*request.boot.initrd_path, "initrd");
+    const auto initrd_bytes = read_host_file(*request.boot.initrd_path, "boot-source.initrd_path", request.mem_size,
+                                             "machine-config.mem_size_mib");
     initrd = loader::place_initrd(mem, initrd_bytes, kernel, request.mem_size);
   }
 

@@ -36,11 +36,13 @@ void validate(const VmConfig& config) {
   if (m.smt && m.vcpu_count > 1 && m.vcpu_count % 2) {
     throw Error("machine-config.vcpu_count: must be 1 or even when smt is enabled");
   }
-  const uint32_t max_virtio = std::min(layout::kVirtioMmioMaxDevices, layout::kIoapicPins - layout::kVirtioIrqFirst);
-  if (config.drives.size() > max_virtio) {
-    throw Error(fmt::format("drives: at most {} drives are supported, got {}", max_virtio, config.drives.size()));
+  static_assert(kMaxVirtioDevices == std::min(layout::kVirtioMmioMaxDevices, layout::kIoapicPins - layout::kVirtioIrqFirst));
+  if (config.drives.size() > kMaxVirtioDevices) {
+    throw Error(fmt::format("drives: at most {} drives are supported, got {}", kMaxVirtioDevices, config.drives.size()));
   }
-  if (m.mem_size_mib < 2) throw Error(fmt::format("machine-config.mem_size_mib: {} MiB is too small", m.mem_size_mib));
+  if (m.mem_size_mib < kMinMemSizeMib) {
+    throw Error(fmt::format("machine-config.mem_size_mib: must be at least {}, got {}", kMinMemSizeMib, m.mem_size_mib));
+  }
 }
 
 }  // namespace

@@ -39,6 +39,31 @@ std::optional<uint64_t> footprint_end(const BzImage& bz, uint64_t load) {
   return std::max(load + bz.payload_size, run + h.init_size);
 }
 
+// The protected-mode kernel is syssize 16-byte paragraphs (boot protocol 2.04+); a file shorter than
+// that is truncated and would boot into garbage, so it is refused here with the field named.
+void check_payload(BzImage& bz, uint64_t file_size) {
+  const SetupHeader& h = bz.header;
+  const uint64_t available = file_size - bz.payload_offset;
+  const uint64_t declared = uint64_t{h.syssize} * 16;
+  if (declared == 0) fail("bzImage setup_header.syssize is 0 (no protected-mode kernel)");
+  if (declared > available) {
+    fail(fmt::format("bzImage is truncated: setup_header.syssize declares a {}-byte kernel after setup_sects {} but "
+                     "the file holds only {} bytes there",
+                     declared, bz.payload_offset / kSectorSize - 1, available));
+  }
+  bz.payload_size = declared;
+  if (h.version >= 0x0208 && (h.payload_offset != 0 || h.payload_length != 0) &&
+      uint64_t{h.payload_offset} + h.payload_length > declared) {
+    fail(fmt::format("bzImage setup_header.payload_offset {:#x} + payload_length {:#x} extends past the {}-byte kernel "
+                     "(syssize)",
+                     uint32_t{h.payload_offset}, uint32_t{h.payload_length}, declared));
+  }
+  if (h.version >= 0x020a && h.init_size < declared) {
+    fail(fmt::format("bzImage setup_header.init_size {:#x} is smaller than the {:#x}-byte kernel it must hold",
+                     uint32_t{h.init_size}, declared));
+  }
+}
+
 }  // namespace
 
 bool has_bzimage_magic(std::span<const uint8_t> image) {
@@ -54,7 +79,6 @@ BzImage parse_bzimage(std::span<const uint8_t> image) {
   if (bz.payload_offset >= image.size()) {
     fail(fmt::format("bzImage setup ({} sectors) extends past end of file ({} bytes)", sects, image.size()));
   }
-  bz.payload_size = image.size() - bz.payload_offset;
 
   // The setup area is at least 1 KiB, so the whole header lies inside the file; copy only its declared part.
   const uint64_t hdr_end = std::min<uint64_t>(kMagicOffset + image[kJumpOffsetByte], kSetupHeaderEnd);
@@ -76,6 +100,7 @@ BzImage parse_bzimage(std::span<const uint8_t> image) {
   if (h.relocatable_kernel && !std::has_single_bit(h.kernel_alignment)) {
     fail(fmt::format("bzImage kernel_alignment {:#x} is not a power of two", uint32_t{h.kernel_alignment}));
   }
+  check_payload(bz, image.size());
   return bz;
 }
 

@@ -17,7 +17,7 @@ namespace hearth {
 // as "logger.lost_log_count").
 class LineLogSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  explicit LineLogSink(const std::string& path) : out_(path) {}
+  explicit LineLogSink(const std::string& path) : out_(path, "logger.log_path") {}
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override;

@@ -30,12 +30,8 @@ spdlog::level::level_enum to_spdlog(LogLevel level) {
 void configure_logging(const LoggerConfig& config, const std::string& instance_id) {
   std::shared_ptr<spdlog::sinks::sink> out;
   if (config.log_path) {
-    try {
-      // Appends, never blocks: a FIFO without room loses lines (counted) instead of stalling the VMM.
-      out = std::make_shared<LineLogSink>(*config.log_path);
-    } catch (const Error& e) {
-      throw Error(fmt::format("logger.log_path: {}", e.what()));
-    }
+    // Appends, never blocks: a FIFO without room loses lines (counted) instead of stalling the VMM.
+    out = std::make_shared<LineLogSink>(*config.log_path);
   } else {
     out = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   }

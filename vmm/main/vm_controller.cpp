@@ -53,12 +53,7 @@ api::Result<> VmController::put_logger(const LoggerConfig& logger) {
 
 api::Result<> VmController::start_vm(const VmConfig& config) {
   VmmOptions options = options_;
-  if (serial() && !serial()->serial_out_path.empty()) {
-    const std::string& path = serial()->serial_out_path;
-    serial_out_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0600));
-    if (!serial_out_) throw_errno(fmt::format("serial_out_path {}", path));
-    options.console_out_fd = serial_out_.get();
-  }
+  if (serial_out_fd() >= 0) options.console_out_fd = serial_out_fd();
   auto vmm = std::make_unique<Vmm>(config, options, loop_);
   vmm->start();
   vmm_ = std::move(vmm);

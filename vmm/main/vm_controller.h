@@ -34,7 +34,6 @@ class VmController final : public api::PrebootConfigController {
   EventLoop& loop_;
   VmmOptions options_;
   std::string instance_id_;
-  UniqueFd serial_out_;  // PUT /serial target, kept open for the VM's life
   std::unique_ptr<Vmm> vmm_;
 };
 

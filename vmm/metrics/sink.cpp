@@ -7,22 +7,20 @@
 #include <cerrno>
 
 #include "vmm/base/error.h"
+#include "vmm/base/host_file.h"
 
 namespace hearth::metrics {
 
-LineSink::LineSink(const std::string& path) : path_(path) {
+LineSink::LineSink(const std::string& path, std::string_view what) : path_(path) {
   // A FIFO is opened read-write, as Firecracker does: that never fails for want of a reader, and lines
   // wait in the pipe until one comes (or are counted lost once it is full).
-  struct stat existing{};
-  const bool fifo = ::stat(path.c_str(), &existing) == 0 && S_ISFIFO(existing.st_mode);
-  const int flags = fifo ? O_RDWR : O_WRONLY | O_APPEND | O_CREAT;
-  fd_.reset(::open(path.c_str(), flags | O_NONBLOCK | O_CLOEXEC, 0640));
-  if (!fd_) throw_errno("metrics: cannot open '" + path + "'");
-  struct stat st{};
-  if (::fstat(fd_.get(), &st) != 0) throw_errno("metrics: cannot stat '" + path + "'");
-  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
-    throw Error("metrics: '" + path + "' is neither a regular file nor a FIFO");
-  }
+  HostFileRules rules;
+  rules.kinds = kRegularFile | kFifo | kCharDevice;
+  rules.access = O_WRONLY;
+  rules.create = true;
+  HostFile file = open_host_file(path, what, rules);
+  // FIFOs and character devices stay non-blocking: a full pipe loses the line instead of stalling.
+  fd_ = std::move(file.fd);
 }
 
 bool LineSink::write_line(std::string_view line) {

@@ -13,9 +13,9 @@ namespace hearth::metrics {
 
 class LineSink {
  public:
-  // Opens `path` for appending (a regular file is created if missing; a FIFO may have no reader
-  // yet). Throws Error naming the path.
-  explicit LineSink(const std::string& path);
+  // Opens `path` for appending: a regular file (created if missing), a FIFO (which may have no
+  // reader yet) or a character device such as /dev/null. Throws Error("<what>: ...").
+  LineSink(const std::string& path, std::string_view what);
 
   // Appends `line` and a newline; returns false (and counts it) when the line was lost.
   bool write_line(std::string_view line);

@@ -196,36 +196,36 @@ TEST(ConfigJson, BootSourceErrors) {
 }
 
 TEST(ConfigJson, MachineConfigErrors) {
-  EXPECT_EQ(error_of(with("machine-config", R"({"vcpus": 2, "mem_size_mib": 1})")),
+  EXPECT_EQ(error_of(with("machine-config", R"({"vcpus": 2, "mem_size_mib": 2})")),
             "machine-config: unknown field 'vcpus'");
-  EXPECT_EQ(error_of(with("machine-config", R"({"vcpu_count": "2", "mem_size_mib": 1})")),
+  EXPECT_EQ(error_of(with("machine-config", R"({"vcpu_count": "2", "mem_size_mib": 2})")),
             "machine-config.vcpu_count: expected an unsigned integer, got string");
-  EXPECT_EQ(error_of(with("machine-config", R"({"vcpu_count": 0, "mem_size_mib": 1})")),
+  EXPECT_EQ(error_of(with("machine-config", R"({"vcpu_count": 0, "mem_size_mib": 2})")),
             "machine-config.vcpu_count: must be between 1 and 32, got 0");
-  EXPECT_EQ(error_of(with("machine-config", R"({"vcpu_count": 33, "mem_size_mib": 1})")),
+  EXPECT_EQ(error_of(with("machine-config", R"({"vcpu_count": 33, "mem_size_mib": 2})")),
             "machine-config.vcpu_count: must be between 1 and 32, got 33");
-  EXPECT_EQ(error_of(with("machine-config", R"({"vcpu_count": 1.5, "mem_size_mib": 1})")),
+  EXPECT_EQ(error_of(with("machine-config", R"({"vcpu_count": 1.5, "mem_size_mib": 2})")),
             "machine-config.vcpu_count: expected an unsigned integer, got floating-point number");
   EXPECT_EQ(error_of(with("machine-config", R"({"vcpu_count": 1, "mem_size_mib": 0})")),
-            "machine-config.mem_size_mib: must be between 1 and 4294967295, got 0");
+            "machine-config.mem_size_mib: must be between 2 and 4294967295, got 0");
   EXPECT_EQ(error_of(with("machine-config", R"({"vcpu_count": 1, "mem_size_mib": 4294967296})")),
-            "machine-config.mem_size_mib: must be between 1 and 4294967295, got 4294967296");
-  EXPECT_EQ(error_of(with("machine-config", R"({"mem_size_mib": 1})")),
+            "machine-config.mem_size_mib: must be between 2 and 4294967295, got 4294967296");
+  EXPECT_EQ(error_of(with("machine-config", R"({"mem_size_mib": 2})")),
             "machine-config: missing required field 'vcpu_count'");
   EXPECT_EQ(error_of(with("machine-config", R"({"vcpu_count": 1})")),
             "machine-config: missing required field 'mem_size_mib'");
-  EXPECT_EQ(error_of(with("machine-config", R"({"vcpu_count": 1, "mem_size_mib": 1, "smt": 1})")),
+  EXPECT_EQ(error_of(with("machine-config", R"({"vcpu_count": 1, "mem_size_mib": 2, "smt": 1})")),
             "machine-config.smt: expected a boolean, got unsigned integer");
   EXPECT_EQ(error_of(with("machine-config",
-                          R"({"vcpu_count": 1, "mem_size_mib": 1, "track_dirty_pages": "y"})")),
+                          R"({"vcpu_count": 1, "mem_size_mib": 2, "track_dirty_pages": "y"})")),
             "machine-config.track_dirty_pages: expected a boolean, got string");
-  EXPECT_EQ(error_of(with("machine-config", R"({"vcpu_count": 3, "mem_size_mib": 1, "smt": true})")),
+  EXPECT_EQ(error_of(with("machine-config", R"({"vcpu_count": 3, "mem_size_mib": 2, "smt": true})")),
             "machine-config.vcpu_count: must be 1 or even when smt is enabled, got 3");
   EXPECT_EQ(error_of(with("machine-config",
-                          R"({"vcpu_count": 1, "mem_size_mib": 1, "cpu_template": "T2"})")),
+                          R"({"vcpu_count": 1, "mem_size_mib": 2, "cpu_template": "T2"})")),
             "machine-config.cpu_template: CPU templates are not supported");
   EXPECT_EQ(error_of(with("machine-config",
-                          R"({"vcpu_count": 1, "mem_size_mib": 1, "huge_pages": "2M"})")),
+                          R"({"vcpu_count": 1, "mem_size_mib": 2, "huge_pages": "2M"})")),
             "machine-config.huge_pages: huge pages are not supported");
   EXPECT_EQ(error_of(with("machine-config", "[1]")),
             "machine-config: expected an object, got array");

@@ -60,7 +60,7 @@ TEST(Metrics, FileSink) {
   {
     Registry r;
     r.counter("a.b").add(3);
-    LineSink sink(path);
+    LineSink sink(path, "metrics.metrics_path");
     EXPECT_TRUE(flush_json_line(r, sink));
     EXPECT_TRUE(flush_json_line(r, sink));
   }
@@ -71,8 +71,8 @@ TEST(Metrics, FileSink) {
   EXPECT_EQ(nlohmann::json::parse(l1)["a"]["b"], 3);
   EXPECT_EQ(nlohmann::json::parse(l2)["a"]["b"], 0);
   fs::remove(path);
-  EXPECT_THROW(LineSink("/nonexistent-dir/m"), Error);
-  EXPECT_THROW(LineSink("/dev/null/x"), Error);
+  EXPECT_THROW(LineSink("/nonexistent-dir/m", "metrics.metrics_path"), Error);
+  EXPECT_THROW(LineSink("/dev/null/x", "metrics.metrics_path"), Error);
 }
 
 TEST(Metrics, FifoNeverBlocksAndCountsLostLines) {
@@ -81,7 +81,7 @@ TEST(Metrics, FifoNeverBlocksAndCountsLostLines) {
   ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
   Registry r;
   r.counter("x").add();
-  LineSink sink(path);  // no reader yet: the line waits in the pipe
+  LineSink sink(path, "metrics.metrics_path");  // no reader yet: the line waits in the pipe
   ASSERT_TRUE(flush_json_line(r, sink));
   int reader = ::open(path.c_str(), O_RDONLY | O_NONBLOCK);
   ASSERT_GE(reader, 0);

@@ -65,16 +65,16 @@ TEST_F(PrebootTest, ValidatesPathsAtPutTime) {
   BootSourceConfig boot;
   boot.kernel_image_path = dir + "/missing";
   EXPECT_EQ(message(vmm.put_boot_source(boot)),
-            "boot-source.kernel_image_path: cannot access '" + dir + "/missing': No such file or directory");
+            "boot-source.kernel_image_path: cannot open '" + dir + "/missing': No such file or directory");
   boot.kernel_image_path = dir;
   EXPECT_EQ(message(vmm.put_boot_source(boot)),
-            "boot-source.kernel_image_path: '" + dir + "' is not a regular file");
+            "boot-source.kernel_image_path: '" + dir + "' is a directory; it must be a regular file");
   boot.kernel_image_path = kernel;
   EXPECT_TRUE(vmm.put_boot_source(boot).ok());
   EXPECT_EQ(vmm.config().boot_source->kernel_image_path, kernel);
 
   EXPECT_EQ(message(vmm.put_drive(drive("root", dir + "/nope", true))).substr(0, 32),
-            "drive.path_on_host: cannot acces");
+            "drive.path_on_host: cannot open ");
   EXPECT_TRUE(vmm.config().drives.empty());
 }
 
@@ -155,7 +155,7 @@ TEST_F(PrebootTest, MetricsFlush) {
   EXPECT_EQ(message(vmm.flush_metrics()),
             "FlushMetrics: metrics are not configured (PUT /metrics first)");
   EXPECT_EQ(message(vmm.put_metrics({"/nonexistent/m"})).substr(0, 42),
-            "metrics: cannot open '/nonexistent/m': No ");
+            "metrics.metrics_path: cannot create '/none");
   std::string path = dir + "/metrics.json";
   ASSERT_TRUE(vmm.put_metrics({path}).ok());
   registry.counter("api.test").add(4);
@@ -183,7 +183,7 @@ TEST_F(PrebootTest, RouterThroughQueueToVmmThread) {
   EXPECT_EQ(send("PUT", "/boot-source", nlohmann::json{{"kernel_image_path", kernel}}.dump()).status, 204);
   EXPECT_EQ(send("PATCH", "/machine-config", R"({"vcpu_count": 2})").status, 204);
   EXPECT_EQ(send("PUT", "/actions", R"({"action_type": "InstanceStart"})").status, 204);
-  HttpResponse r = send("PUT", "/machine-config", R"({"vcpu_count": 1, "mem_size_mib": 1})");
+  HttpResponse r = send("PUT", "/machine-config", R"({"vcpu_count": 1, "mem_size_mib": 2})");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.body, R"({"fault_message":"PUT /machine-config is not allowed after boot"})");
   r = send("GET", "/vm/config", std::nullopt);

@@ -76,7 +76,7 @@ TEST_F(RouterTest, MachineConfig) {
   EXPECT_FALSE(fake.machine_patch->vcpu_count);
   EXPECT_EQ(fake.machine_patch->mem_size_mib, 512u);
 
-  EXPECT_EQ(fault(send("PUT", "/machine-config", R"({"vcpu_count": 0, "mem_size_mib": 1})")),
+  EXPECT_EQ(fault(send("PUT", "/machine-config", R"({"vcpu_count": 0, "mem_size_mib": 2})")),
             "machine-config.vcpu_count: must be between 1 and 32, got 0");
   EXPECT_EQ(fault(send("PUT", "/machine-config", R"({"vcpu_count": 1})")),
             "machine-config: missing required field 'mem_size_mib'");

@@ -128,5 +128,38 @@ TEST(BzImageLoader, RejectsHostileAddressesWithoutOverflow) {
   EXPECT_EQ(at.end, 0x80000000u + spec.init_size);
 }
 
+// A truncated bzImage used to boot into garbage and end as a "guest reset"; each inconsistent
+// header field is now refused by name.
+TEST(BzImageLoader, RejectsTruncatedPayloadBySyssize) {
+  auto image = make_bzimage(BzImageSpec{});
+  image.resize(image.size() - 100);
+  EXPECT_EQ(error_of([&] { parse_bzimage(image); }),
+            "kernel image: bzImage is truncated: setup_header.syssize declares a 12288-byte kernel after setup_sects 4 "
+            "but the file holds only 12188 bytes there");
+}
+
+TEST(BzImageLoader, LoadsOnlyTheSyssizeBytesOfAPaddedFile) {
+  auto image = make_bzimage(BzImageSpec{});
+  image.resize(image.size() + 4096, 0xee);  // trailing junk is not kernel
+  EXPECT_EQ(parse_bzimage(image).payload_size, 0x3000u);
+}
+
+TEST(BzImageLoader, RejectsZeroSyssizeAndInconsistentPayloadFields) {
+  BzImageSpec spec;
+  spec.syssize = 0;
+  EXPECT_THAT(error_of([&] { parse_bzimage(make_bzimage(spec)); }), HasSubstr("setup_header.syssize is 0"));
+  auto image = make_bzimage(BzImageSpec{});
+  SetupHeader h = peek<SetupHeader>(image, kSetupHeaderStart);
+  h.payload_offset = 0x2000;
+  h.payload_length = 0x2000;
+  poke(image, kSetupHeaderStart, h);
+  EXPECT_THAT(error_of([&] { parse_bzimage(image); }),
+              HasSubstr("setup_header.payload_offset 0x2000 + payload_length 0x2000 extends past the 12288-byte kernel"));
+  spec = {};
+  spec.init_size = 0x1000;
+  EXPECT_THAT(error_of([&] { parse_bzimage(make_bzimage(spec)); }),
+              HasSubstr("setup_header.init_size 0x1000 is smaller than the 0x3000-byte kernel"));
+}
+
 }  // namespace
 }  // namespace hearth::loader

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <optional>
 #include <vector>
 
 #include "vmm/base/error.h"
@@ -147,6 +148,7 @@ struct BzImageSpec {
   uint32_t initrd_addr_max = 0x7fffffff;
   uint8_t header_len = kSetupHeaderEnd - 0x202;  // byte at 0x201
   size_t payload_size = 0x3000;
+  std::optional<uint32_t> syssize;  // default: payload_size in 16-byte units
 };
 
 // A bzImage: boot sector + setup sectors holding the header, then the "protected-mode kernel".
@@ -170,6 +172,7 @@ inline std::vector<uint8_t> make_bzimage(const BzImageSpec& s) {
   h.setup_data = 0xdeadbeef;  // must not reach the guest
   h.pref_address = s.pref_address;
   h.init_size = s.init_size;
+  h.syssize = s.syssize.value_or(static_cast<uint32_t>((s.payload_size + 15) / 16));
   poke(out, kSetupHeaderStart, h);
   auto payload = pattern(s.payload_size, 0x42);
   out.insert(out.end(), payload.begin(), payload.end());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
 #include <utility>
 
 #include "vmm/base/error.h"
@@ -76,6 +77,31 @@ bool takes_parameter(uint8_t command) {
 
 bool keyboard_takes_parameter(uint8_t command) {
   return command == kKbdSetLeds || command == kKbdTypematic || command == kKbdScanSet;
+}
+
+constexpr uint32_t kStateVersion = 1;
+
+// Saved state comes from a file or another host: every field is checked before any is applied.
+const nlohmann::json& state_field(const nlohmann::json& data, const char* name) {
+  if (!data.is_object()) throw Error("i8042: state data is not a JSON object");
+  auto it = data.find(name);
+  if (it == data.end()) throw Error(fmt::format("i8042: state field '{}' is missing", name));
+  return *it;
+}
+
+uint8_t to_byte(const nlohmann::json& v, const char* name) {
+  if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 0xff) {
+    throw Error(fmt::format("i8042: state field '{}' must be an integer 0..255, not {}", name, v.dump()));
+  }
+  return static_cast<uint8_t>(v.get<int64_t>());
+}
+
+uint8_t byte_field(const nlohmann::json& data, const char* name) { return to_byte(state_field(data, name), name); }
+
+bool bool_field(const nlohmann::json& data, const char* name) {
+  const nlohmann::json& v = state_field(data, name);
+  if (!v.is_boolean()) throw Error(fmt::format("i8042: state field '{}' must be true or false", name));
+  return v.get<bool>();
 }
 
 }  // namespace
@@ -249,24 +275,66 @@ bool I8042::send_ctrl_alt_del() {
   return true;
 }
 
-I8042::State I8042::save() const {
+I8042::State I8042::save_state() const {
   std::lock_guard lock(mu_);
   return s_;
 }
 
-void I8042::restore(const State& state) {
+void I8042::restore_state(const State& state) {
   if (state.keyboard_bytes.size() > kKeyboardBufferSize) {
-    throw Error(fmt::format("i8042 state: {} keyboard bytes exceed the buffer of {}", state.keyboard_bytes.size(),
-                            kKeyboardBufferSize));
+    throw Error(fmt::format("i8042: state field 'keyboard_bytes' holds {} bytes; the keyboard buffers {}",
+                            state.keyboard_bytes.size(), kKeyboardBufferSize));
   }
   if (state.pending_command && !takes_parameter(state.pending_command)) {
-    throw Error(fmt::format("i8042 state: command {:#04x} takes no parameter", state.pending_command));
+    throw Error(fmt::format("i8042: state field 'pending_command': command {:#04x} takes no parameter",
+                            state.pending_command));
   }
   if (state.keyboard_command && !keyboard_takes_parameter(state.keyboard_command)) {
-    throw Error(fmt::format("i8042 state: keyboard command {:#04x} takes no parameter", state.keyboard_command));
+    throw Error(fmt::format("i8042: state field 'keyboard_command': keyboard command {:#04x} takes no parameter",
+                            state.keyboard_command));
   }
   std::lock_guard lock(mu_);
-  s_ = state;  // the IOAPIC state travels separately, so no interrupt is raised here
+  s_ = state;
+  // A saved device always has keyboard_irq_sent set for a visible byte with interrupts on, so this raises
+  // nothing (the IOAPIC state travels separately); it only fixes up a state where the flag disagrees.
+  update_irq();
+}
+
+DeviceState I8042::save() const {
+  const State st = save_state();
+  nlohmann::json data = {
+      {"command_byte", st.command_byte},
+      {"output_port", st.output_port},
+      {"last_write_was_command", st.last_write_was_command},
+      {"pending_command", st.pending_command},
+      {"keyboard_command", st.keyboard_command},
+      {"controller_reply", st.controller_reply ? nlohmann::json(*st.controller_reply) : nlohmann::json(nullptr)},
+      {"keyboard_bytes", st.keyboard_bytes},
+      {"keyboard_irq_sent", st.keyboard_irq_sent},
+  };
+  return DeviceState{std::string(kind()), "", kStateVersion, std::move(data)};
+}
+
+void I8042::restore(const DeviceState& state) {
+  check_state_header(state, kind(), kStateVersion);
+  const nlohmann::json& d = state.data;
+  State st;
+  st.command_byte = byte_field(d, "command_byte");
+  st.output_port = byte_field(d, "output_port");
+  st.last_write_was_command = bool_field(d, "last_write_was_command");
+  st.pending_command = byte_field(d, "pending_command");
+  st.keyboard_command = byte_field(d, "keyboard_command");
+  const nlohmann::json& reply = state_field(d, "controller_reply");
+  if (!reply.is_null()) st.controller_reply = to_byte(reply, "controller_reply");
+  const nlohmann::json& bytes = state_field(d, "keyboard_bytes");
+  if (!bytes.is_array()) throw Error("i8042: state field 'keyboard_bytes' must be an array of bytes");
+  if (bytes.size() > kKeyboardBufferSize) {
+    throw Error(fmt::format("i8042: state field 'keyboard_bytes' holds {} bytes; the keyboard buffers {}",
+                            bytes.size(), kKeyboardBufferSize));
+  }
+  for (const auto& b : bytes) st.keyboard_bytes.push_back(to_byte(b, "keyboard_bytes"));
+  st.keyboard_irq_sent = bool_field(d, "keyboard_irq_sent");
+  restore_state(st);  // checks the pending commands, applies under the mutex
 }
 
 }  // namespace hearth

@@ -30,10 +30,11 @@
 
 #include "devices/bus.h"
 #include "devices/irq.h"
+#include "devices/model/device.h"
 
 namespace hearth {
 
-class I8042 {
+class I8042 final : public Device {
  public:
   static constexpr size_t kKeyboardBufferSize = 16;  // a PS/2 keyboard's own buffer
 
@@ -59,9 +60,15 @@ class I8042 {
   // Returns false, queueing nothing, when the keyboard buffer lacks room for the whole sequence.
   bool send_ctrl_alt_del();
 
-  State save() const;
+  State save_state() const;
   // Throws Error when the state is inconsistent (e.g. more keyboard bytes than the buffer holds).
-  void restore(const State& state);
+  void restore_state(const State& state);
+
+  // Device: kind "i8042", state version 1 is State as JSON (controller_reply null when empty). restore()
+  // raises no interrupt: one already delivered is recorded in keyboard_irq_sent, the IOAPIC travels apart.
+  std::string_view kind() const override { return "i8042"; }
+  DeviceState save() const override;
+  void restore(const DeviceState& state) override;
 
  private:
   class Port final : public BusDevice {

@@ -1,6 +1,7 @@
 #include "devices/serial/uart16550.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
 
 #include "vmm/base/error.h"
@@ -60,6 +61,38 @@ constexpr uint8_t kMsrTeri = 0x04;
 constexpr uint8_t kMsrDdcd = 0x08;
 // With no real modem behind us, the lines say "carrier, ready, clear to send" as vm-superio does.
 constexpr uint8_t kMsrIdle = kMsrDcd | kMsrDsr | kMsrCts;
+constexpr uint8_t kMsrDeltas = kMsrDcts | kMsrDdsr | kMsrTeri | kMsrDdcd;
+
+constexpr uint32_t kStateVersion = 1;
+
+// Saved state comes from a file or another host: every field is checked before any is applied.
+const nlohmann::json& state_field(const nlohmann::json& data, const char* name) {
+  if (!data.is_object()) throw Error("serial: state data is not a JSON object");
+  auto it = data.find(name);
+  if (it == data.end()) throw Error(fmt::format("serial: state field '{}' is missing", name));
+  return *it;
+}
+
+uint8_t to_byte(const nlohmann::json& v, const char* name) {
+  if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 0xff) {
+    throw Error(fmt::format("serial: state field '{}' must be an integer 0..255, not {}", name, v.dump()));
+  }
+  return static_cast<uint8_t>(v.get<int64_t>());
+}
+
+uint8_t byte_field(const nlohmann::json& data, const char* name, uint8_t valid_bits = 0xff) {
+  const uint8_t value = to_byte(state_field(data, name), name);
+  if (value & ~valid_bits) {
+    throw Error(fmt::format("serial: state field '{}' is {:#04x}; only bits {:#04x} exist", name, value, valid_bits));
+  }
+  return value;
+}
+
+bool bool_field(const nlohmann::json& data, const char* name) {
+  const nlohmann::json& v = state_field(data, name);
+  if (!v.is_boolean()) throw Error(fmt::format("serial: state field '{}' must be true or false", name));
+  return v.get<bool>();
+}
 
 }  // namespace
 
@@ -255,12 +288,12 @@ bool Uart16550::input_space() const {
   return rx_room() > 0;
 }
 
-Uart16550::State Uart16550::save() const {
+Uart16550::State Uart16550::save_state() const {
   std::lock_guard lock(mu_);
   return s_;
 }
 
-void Uart16550::restore(const State& state) {
+void Uart16550::restore_state(const State& state) {
   const size_t capacity = (state.fcr & kFcrEnable) ? kFifoSize : 1;
   if (state.rx_fifo.size() > capacity) {
     throw Error(fmt::format("serial state: {} buffered input bytes exceed the receive buffer of {}",
@@ -273,9 +306,56 @@ void Uart16550::restore(const State& state) {
   s_.fcr &= kFcrEnable | kFcrTrigger;
   s_.mcr &= kMcrMask;
   s_.line_errors &= kLsrErrors;
-  s_.msr_delta &= kMsrDcts | kMsrDdsr | kMsrTeri | kMsrDdcd;
+  s_.msr_delta &= kMsrDeltas;
   // The interrupt controller's own state is restored separately: take the level without a new edge.
   irq_level_ = interrupt_id() != kIidNone;
+}
+
+DeviceState Uart16550::save() const {
+  const State st = save_state();
+  nlohmann::json data = {
+      {"dll", st.dll},
+      {"dlm", st.dlm},
+      {"ier", st.ier},
+      {"fcr", st.fcr},
+      {"lcr", st.lcr},
+      {"mcr", st.mcr},
+      {"line_errors", st.line_errors},
+      {"msr_delta", st.msr_delta},
+      {"scr", st.scr},
+      {"thre_pending", st.thre_pending},
+      {"rx_fifo", st.rx_fifo},
+  };
+  return DeviceState{std::string(kind()), "", kStateVersion, std::move(data)};
+}
+
+void Uart16550::restore(const DeviceState& state) {
+  check_state_header(state, kind(), kStateVersion);
+  const nlohmann::json& d = state.data;
+  State st;
+  st.dll = byte_field(d, "dll");
+  st.dlm = byte_field(d, "dlm");
+  st.ier = byte_field(d, "ier", kIerMask);
+  st.fcr = byte_field(d, "fcr", kFcrEnable | kFcrTrigger);
+  st.lcr = byte_field(d, "lcr");
+  st.mcr = byte_field(d, "mcr", kMcrMask);
+  st.line_errors = byte_field(d, "line_errors", kLsrErrors);
+  st.msr_delta = byte_field(d, "msr_delta", kMsrDeltas);
+  st.scr = byte_field(d, "scr");
+  st.thre_pending = bool_field(d, "thre_pending");
+  const nlohmann::json& fifo = state_field(d, "rx_fifo");
+  if (!fifo.is_array()) throw Error("serial: state field 'rx_fifo' must be an array of bytes");
+  const size_t capacity = (st.fcr & kFcrEnable) ? kFifoSize : 1;
+  if (fifo.size() > capacity) {
+    throw Error(fmt::format("serial: state field 'rx_fifo' holds {} bytes; the receive buffer holds {}", fifo.size(),
+                            capacity));
+  }
+  for (const auto& b : fifo) st.rx_fifo.push_back(to_byte(b, "rx_fifo"));
+  restore_state(st);  // under the mutex; sets the interrupt level from the restored registers
+}
+
+void Uart16550::export_metrics(metrics::Registry& registry, const std::string& prefix) const {
+  export_counter(registry, prefix + "output_bytes", output_bytes());
 }
 
 }  // namespace hearth

@@ -21,10 +21,11 @@
 
 #include "devices/bus.h"
 #include "devices/irq.h"
+#include "devices/model/device.h"
 
 namespace hearth {
 
-class Uart16550 final : public BusDevice {
+class Uart16550 final : public BusDevice, public Device {
  public:
   static constexpr uint64_t kRegisterCount = 8;
   static constexpr size_t kFifoSize = 64;
@@ -66,9 +67,17 @@ class Uart16550 final : public BusDevice {
   // Bytes delivered to the sink since creation (metrics; not part of State).
   uint64_t output_bytes() const { return output_bytes_.load(std::memory_order_relaxed); }
 
-  State save() const;
+  State save_state() const;
   // Throws Error when the state is inconsistent (e.g. more buffered bytes than the FIFO holds).
-  void restore(const State& state);
+  void restore_state(const State& state);
+
+  // Device: kind "serial", state version 1 is State as JSON. restore() rejects any register value the
+  // hardware cannot hold and takes the interrupt level without a new edge (the IOAPIC state travels on
+  // its own). Counter: <prefix>output_bytes.
+  std::string_view kind() const override { return "serial"; }
+  DeviceState save() const override;
+  void restore(const DeviceState& state) override;
+  void export_metrics(metrics::Registry& registry, const std::string& prefix) const override;
 
  private:
   uint8_t read_register(uint64_t offset);

@@ -4,11 +4,15 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <thread>
 #include <string>
 #include <vector>
 
+#include <gmock/gmock.h>
+
 #include "vmm/base/error.h"
+#include "vmm/metrics/registry.h"
 
 namespace hearth {
 namespace {
@@ -72,7 +76,7 @@ TEST_F(UartTest, DlabSwitchesToTheDivisorLatchAndBack) {
   wr(kLcr, 0x83);
   EXPECT_EQ(rd(kDll), 0x01);  // the latch kept its value
   EXPECT_EQ(rd(kDlm), 0x02);
-  EXPECT_EQ(uart.save().dll, 0x01);
+  EXPECT_EQ(uart.save_state().dll, 0x01);
 }
 
 TEST_F(UartTest, ScratchRegisterHoldsAByte) {
@@ -209,12 +213,12 @@ TEST_F(UartTest, SaveRestoreRoundTripMidStream) {
   input("abcdef");
   EXPECT_EQ(rd(kRbr), 'a');
   EXPECT_EQ(rd(kRbr), 'b');
-  Uart16550::State saved = uart.save();
+  Uart16550::State saved = uart.save_state();
 
   auto irq2 = std::make_shared<CountingIrq>();
   std::string out2;
   Uart16550 copy(irq2, [&](std::span<const uint8_t> b) { out2.append(b.begin(), b.end()); });
-  copy.restore(saved);
+  copy.restore_state(saved);
   EXPECT_EQ(irq2->count, 0);  // the IOAPIC state is restored on its own
   auto r = [&](uint64_t off) {
     std::array<uint8_t, 1> b{};
@@ -264,12 +268,12 @@ TEST_F(UartTest, InputFlowControlAcrossThreads) {
 TEST_F(UartTest, RestoreRejectsMoreDataThanTheBufferHolds) {
   Uart16550::State s;
   s.rx_fifo.assign(2, 'x');  // FIFOs off: one byte at most
-  EXPECT_THROW(uart.restore(s), Error);
+  EXPECT_THROW(uart.restore_state(s), Error);
   s.fcr = 0x01;
   s.rx_fifo.assign(Uart16550::kFifoSize + 1, 'x');
-  EXPECT_THROW(uart.restore(s), Error);
+  EXPECT_THROW(uart.restore_state(s), Error);
   s.rx_fifo.assign(Uart16550::kFifoSize, 'x');
-  uart.restore(s);
+  uart.restore_state(s);
   EXPECT_FALSE(uart.input_space());
 }
 
@@ -285,6 +289,128 @@ TEST_F(UartTest, OddAccessesAreHarmless) {
   wr(kLsr, 0x00);  // read-only
   EXPECT_EQ(rd(kLsr), kLsrThre | kLsrTemt);
   EXPECT_TRUE(out.empty());
+}
+
+// Device interface: the JSON state carries every register, so a fresh UART reads back the same.
+class UartDeviceStateTest : public UartTest {
+ protected:
+  void SetUp() override {
+    wr(kLcr, 0x80 | 0x1b);  // DLAB, 8E1
+    wr(kDll, 0x06);
+    wr(kDlm, 0x01);
+    wr(kLcr, 0x1b);
+    wr(kFcr, 0x41);  // FIFOs, trigger level 4
+    wr(kMcr, 0x0b);
+    wr(kScr, 0x99);
+    wr(kIer, 0x07);  // RDA, THRE, RLS
+    wr(kThr, 'z');   // leaves a THRE interrupt pending
+    ASSERT_EQ(input("xyz"), 3u);
+  }
+  std::shared_ptr<CountingIrq> irq2 = std::make_shared<CountingIrq>();
+  Uart16550 copy{irq2, {}};
+};
+
+// Reads every register the way a driver would, including the ones that change state when read.
+std::vector<uint8_t> read_everything(Uart16550& u) {
+  auto r = [&](uint64_t off) {
+    std::array<uint8_t, 1> b{};
+    u.read(off, b);
+    return b[0];
+  };
+  std::vector<uint8_t> v;
+  for (uint64_t off : {kIer, kLcr, kMcr, kScr, kMsr, kIir, kLsr}) v.push_back(r(off));
+  for (int i = 0; i < 4; ++i) v.push_back(r(kRbr));
+  v.push_back(r(kIir));
+  v.push_back(r(kIir));  // THRE was acknowledged by the first IIR read after the data drained
+  u.write(kLcr, std::array<uint8_t, 1>{0x9b});
+  v.push_back(r(kDll));
+  v.push_back(r(kDlm));
+  return v;
+}
+
+TEST_F(UartDeviceStateTest, SaveRestoreReadsBackTheSame) {
+  const DeviceState saved = uart.save();
+  EXPECT_EQ(saved.kind, "serial");
+  EXPECT_EQ(saved.id, "");
+  EXPECT_EQ(saved.version, 1u);
+  EXPECT_EQ(saved.data.at("lcr"), 0x1b);
+  EXPECT_EQ(saved.data.at("rx_fifo"), nlohmann::json::array({'x', 'y', 'z'}));
+  // Through JSON text, as a snapshot file would carry it.
+  copy.restore(nlohmann::json::parse(nlohmann::json(saved).dump()).get<DeviceState>());
+  EXPECT_EQ(nlohmann::json(copy.save()), nlohmann::json(saved));
+  EXPECT_EQ(irq2->count, 0);  // the level is taken as restored; the IOAPIC carries the delivered edge
+  EXPECT_EQ(read_everything(copy), read_everything(uart));
+  EXPECT_EQ(nlohmann::json(copy.save()), nlohmann::json(uart.save()));
+}
+
+TEST_F(UartDeviceStateTest, RestoredInterruptLevelIsHigh) {
+  copy.restore(uart.save());
+  // The line is already up (data pending, RDA enabled): more data is no new edge.
+  ASSERT_EQ(copy.enqueue_input(std::array<uint8_t, 1>{'w'}), 1u);
+  EXPECT_EQ(irq2->count, 0);
+  // Drain and acknowledge everything; the next byte raises exactly one edge.
+  std::array<uint8_t, 1> b{};
+  for (int i = 0; i < 4; ++i) copy.read(kRbr, b);
+  copy.read(kIir, b);
+  copy.read(kIir, b);
+  EXPECT_EQ(b[0], kIirFifo | kIirNone);
+  copy.enqueue_input(std::array<uint8_t, 1>{'v'});
+  EXPECT_EQ(irq2->count, 1);
+}
+
+TEST_F(UartDeviceStateTest, RestoreRejectsAnotherVersionNamingBoth) {
+  DeviceState s = uart.save();
+  s.version = 2;
+  try {
+    copy.restore(s);
+    FAIL() << "version 2 accepted";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("version 2"));
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("1..1"));
+  }
+}
+
+TEST_F(UartDeviceStateTest, RestoreRejectsMissingOrBadFieldsNamingThem) {
+  const nlohmann::json before = nlohmann::json(copy.save());
+  auto expect_error = [&](const std::function<void(nlohmann::json&)>& edit, const std::string& field) {
+    DeviceState s = uart.save();
+    edit(s.data);
+    try {
+      copy.restore(s);
+      ADD_FAILURE() << "accepted a state with a bad '" << field << "'";
+    } catch (const Error& e) {
+      EXPECT_THAT(e.what(), ::testing::HasSubstr("serial: state field '" + field + "'"));
+    }
+    EXPECT_EQ(nlohmann::json(copy.save()), before);  // nothing applied
+  };
+  for (const char* f : {"dll", "dlm", "ier", "fcr", "lcr", "mcr", "line_errors", "msr_delta", "scr",
+                        "thre_pending", "rx_fifo"}) {
+    expect_error([&](nlohmann::json& d) { d.erase(f); }, f);
+  }
+  expect_error([](nlohmann::json& d) { d["lcr"] = 256; }, "lcr");
+  expect_error([](nlohmann::json& d) { d["dll"] = -1; }, "dll");
+  expect_error([](nlohmann::json& d) { d["scr"] = "1"; }, "scr");
+  expect_error([](nlohmann::json& d) { d["ier"] = 0x10; }, "ier");
+  expect_error([](nlohmann::json& d) { d["mcr"] = 0x20; }, "mcr");
+  expect_error([](nlohmann::json& d) { d["thre_pending"] = 1; }, "thre_pending");
+  expect_error([](nlohmann::json& d) { d["rx_fifo"] = nlohmann::json::array({1, 999}); }, "rx_fifo");
+  expect_error([](nlohmann::json& d) { d["rx_fifo"] = std::vector<int>(Uart16550::kFifoSize + 1, 0); }, "rx_fifo");
+  expect_error(
+      [](nlohmann::json& d) {
+        d["fcr"] = 0;  // without FIFOs the receive buffer holds one byte
+      },
+      "rx_fifo");
+  DeviceState wrong = uart.save();
+  wrong.kind = "i8042";
+  EXPECT_THROW(copy.restore(wrong), Error);
+}
+
+TEST_F(UartTest, ExportsOutputBytes) {
+  for (char c : std::string("abc")) wr(kThr, static_cast<uint8_t>(c));
+  metrics::Registry registry;
+  uart.export_metrics(registry, "serial.");
+  uart.export_metrics(registry, "serial.");  // repeated export does not double count
+  EXPECT_EQ(registry.counter("serial.output_bytes").get(), 3u);
 }
 
 }  // namespace

@@ -53,16 +53,28 @@ bool copy_to_guest(const GuestMemory& mem, std::span<const GuestBuffer> buffers,
   return true;
 }
 
-std::optional<std::vector<iovec>> to_iovecs(const GuestMemory& mem, std::span<const GuestBuffer> buffers) {
+std::optional<std::vector<iovec>> to_iovecs(const GuestMemory& mem, std::span<const GuestBuffer> buffers,
+                                            IovDirection direction) {
   std::vector<iovec> iov;
   iov.reserve(buffers.size());
   for (const auto& b : buffers) {
     if (b.len == 0) continue;
-    auto s = mem.slice(b.addr, b.len);
-    if (!s) return std::nullopt;
-    iov.push_back(iovec{s->data(), s->size()});
+    if (direction == IovDirection::kIntoGuest) {
+      auto s = mem.slice(b.addr, b.len);  // marks dirty
+      if (!s) return std::nullopt;
+      iov.push_back(iovec{s->data(), s->size()});
+    } else {
+      auto s = mem.view(b.addr, b.len);
+      if (!s) return std::nullopt;
+      // The kernel only reads through this iovec; iov_base is non-const by POSIX's signature alone.
+      iov.push_back(iovec{const_cast<uint8_t*>(s->data()), s->size()});
+    }
   }
   return iov;
+}
+
+void mark_dirty(const GuestMemory& mem, std::span<const GuestBuffer> buffers) {
+  for (const auto& b : buffers) mem.mark_dirty(b.addr, b.len);
 }
 
 }  // namespace hearth::virtio

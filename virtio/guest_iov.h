@@ -24,7 +24,17 @@ bool copy_from_guest(const GuestMemory& mem, std::span<const GuestBuffer> buffer
 bool copy_to_guest(const GuestMemory& mem, std::span<const GuestBuffer> buffers, uint64_t offset,
                    std::span<const uint8_t> in);
 
+// Whether the host side of an iovec will write guest memory (a disk read) or only read it (a disk write).
+enum class IovDirection { kIntoGuest, kFromGuest };
+
 // Host iovecs for the buffers (zero-length ones skipped); nullopt if one is not in guest RAM.
-std::optional<std::vector<iovec>> to_iovecs(const GuestMemory& mem, std::span<const GuestBuffer> buffers);
+// kIntoGuest marks the buffers dirty here, as the kernel (io_uring, preadv) writes them behind our back;
+// kFromGuest marks nothing. The default is the safe one.
+std::optional<std::vector<iovec>> to_iovecs(const GuestMemory& mem, std::span<const GuestBuffer> buffers,
+                                            IovDirection direction = IovDirection::kIntoGuest);
+
+// Marks the buffers dirty. For asynchronous writes into the guest, call again on completion: a
+// dirty-bitmap take between to_iovecs() and the kernel's write would otherwise lose those pages.
+void mark_dirty(const GuestMemory& mem, std::span<const GuestBuffer> buffers);
 
 }  // namespace hearth::virtio

@@ -13,9 +13,10 @@ template <typename T>
 std::optional<T> load_acquire(const GuestMemory& mem, uint64_t addr) {
   static_assert(std::is_integral_v<T>);
   if (addr % sizeof(T)) return std::nullopt;  // a misaligned atomic is not atomic
-  auto s = mem.slice(addr, sizeof(T));
+  auto s = mem.view(addr, sizeof(T));  // read-only: must not mark the page dirty
   if (!s) return std::nullopt;
-  return std::atomic_ref<T>(*reinterpret_cast<T*>(s->data())).load(std::memory_order_acquire);
+  // atomic_ref needs a non-const T; the mapping is writable, only the view is const.
+  return std::atomic_ref<T>(*reinterpret_cast<T*>(const_cast<uint8_t*>(s->data()))).load(std::memory_order_acquire);
 }
 
 template <typename T>
@@ -25,6 +26,7 @@ bool store_release(const GuestMemory& mem, uint64_t addr, T value) {
   auto s = mem.slice(addr, sizeof(T));
   if (!s) return false;
   std::atomic_ref<T>(*reinterpret_cast<T*>(s->data())).store(value, std::memory_order_release);
+  mem.mark_dirty(addr, sizeof(T));  // again after the store: a dirty-bitmap take may have run in between
   return true;
 }
 

@@ -79,6 +79,8 @@ void Vmm::create_vm() {
   vm_->create_pit2();
   // Dirty logging costs write-protection faults, so only when asked (it is for snapshots and migration).
   const uint32_t flags = config_.machine.track_dirty_pages ? KVM_MEM_LOG_DIRTY_PAGES : 0;
+  // KVM logs only guest CPU writes; the VMM's own (rings, disk reads) are tracked by GuestMemory.
+  if (config_.machine.track_dirty_pages) memory_.enable_dirty_tracking();
   uint32_t slot = 0;
   for (const auto& region : memory_.regions()) {
     vm_->set_user_memory_region(slot++, region.range.start, region.range.size, region.mapping.data(), flags);
@@ -223,6 +225,10 @@ std::vector<std::vector<uint64_t>> Vmm::take_dirty_bitmaps() {
   std::vector<std::vector<uint64_t>> bitmaps;
   uint32_t slot = 0;
   for (const auto& region : memory_.regions()) bitmaps.push_back(vm_->get_dirty_log(slot++, region.range.size));
+  const auto vmm_bitmaps = memory_.take_vmm_dirty_bitmaps();
+  for (size_t r = 0; r < bitmaps.size(); ++r) {
+    for (size_t w = 0; w < bitmaps[r].size() && w < vmm_bitmaps[r].size(); ++w) bitmaps[r][w] |= vmm_bitmaps[r][w];
+  }
   return bitmaps;
 }
 

@@ -32,30 +32,92 @@ uint64_t GuestMemory::total_size() const {
   return total;
 }
 
-std::optional<std::span<uint8_t>> GuestMemory::slice(uint64_t addr, uint64_t len) const {
-  for (const auto& r : regions_) {
-    if (addr < r.range.start || addr >= r.range.end()) continue;
-    const uint64_t offset = addr - r.range.start;
-    if (len > r.range.size - offset) return std::nullopt;
-    return std::span<uint8_t>(r.mapping.data() + offset, len);
+std::optional<GuestMemory::Located> GuestMemory::locate(uint64_t addr, uint64_t len) const {
+  for (size_t i = 0; i < regions_.size(); ++i) {
+    const GuestRange& r = regions_[i].range;
+    if (addr < r.start || addr >= r.end()) continue;
+    const uint64_t offset = addr - r.start;
+    if (len > r.size - offset) return std::nullopt;
+    return Located{i, offset};
   }
   return std::nullopt;
 }
 
-bool GuestMemory::contains(uint64_t addr, uint64_t len) const { return slice(addr, len).has_value(); }
+std::optional<std::span<uint8_t>> GuestMemory::slice(uint64_t addr, uint64_t len) const {
+  auto at = locate(addr, len);
+  if (!at) return std::nullopt;
+  mark_pages(at->region, at->offset, len);
+  return std::span<uint8_t>(regions_[at->region].mapping.data() + at->offset, len);
+}
+
+std::optional<std::span<const uint8_t>> GuestMemory::view(uint64_t addr, uint64_t len) const {
+  auto at = locate(addr, len);
+  if (!at) return std::nullopt;
+  return std::span<const uint8_t>(regions_[at->region].mapping.data() + at->offset, len);
+}
+
+bool GuestMemory::contains(uint64_t addr, uint64_t len) const { return locate(addr, len).has_value(); }
 
 bool GuestMemory::try_read(uint64_t addr, std::span<uint8_t> out) const {
-  auto s = slice(addr, out.size());
+  auto s = view(addr, out.size());
   if (!s) return false;
   if (!out.empty()) std::memcpy(out.data(), s->data(), out.size());
   return true;
 }
 
 bool GuestMemory::try_write(uint64_t addr, std::span<const uint8_t> in) const {
-  auto s = slice(addr, in.size());
-  if (!s) return false;
-  if (!in.empty()) std::memcpy(s->data(), in.data(), in.size());
+  auto at = locate(addr, in.size());
+  if (!at) return false;
+  if (!in.empty()) std::memcpy(regions_[at->region].mapping.data() + at->offset, in.data(), in.size());
+  mark_pages(at->region, at->offset, in.size());  // after the copy, so a concurrent take cannot miss it
   return true;
+}
+
+void GuestMemory::enable_dirty_tracking() {
+  if (!dirty_.empty()) return;
+  for (const auto& r : regions_) {
+    const uint64_t words = ((r.range.size + kDirtyPageSize - 1) / kDirtyPageSize + 63) / 64;
+    dirty_.push_back(std::make_unique<std::atomic<uint64_t>[]>(words));  // value-initialised: zero
+  }
+}
+
+void GuestMemory::mark_dirty(uint64_t addr, uint64_t len) const {
+  if (dirty_.empty() || len == 0) return;
+  for (size_t i = 0; i < regions_.size(); ++i) {
+    const GuestRange& r = regions_[i].range;
+    if (addr < r.start || addr >= r.end()) continue;
+    const uint64_t offset = addr - r.start;
+    mark_pages(i, offset, std::min(len, r.size - offset));
+    return;
+  }
+}
+
+void GuestMemory::mark_pages(size_t region, uint64_t offset, uint64_t len) const {
+  if (dirty_.empty() || len == 0) return;
+  std::atomic<uint64_t>* words = dirty_[region].get();
+  const uint64_t first = offset / kDirtyPageSize;
+  const uint64_t last = (offset + len - 1) / kDirtyPageSize;
+  for (uint64_t page = first; page <= last;) {
+    const uint64_t word = page / 64;
+    const uint64_t lo = page % 64;
+    const uint64_t hi = std::min<uint64_t>(63, lo + (last - page));
+    const uint64_t mask = (hi == 63 ? ~uint64_t{0} : (uint64_t{1} << (hi + 1)) - 1) & ~((uint64_t{1} << lo) - 1);
+    // Always the RMW, never "load, skip if set": a plain load could pass a concurrent take's clear and
+    // lose the page. Release pairs with the take's acquire, so a taker that sees the bit sees the data.
+    words[word].fetch_or(mask, std::memory_order_release);
+    page += hi - lo + 1;
+  }
+}
+
+std::vector<std::vector<uint64_t>> GuestMemory::take_vmm_dirty_bitmaps() const {
+  std::vector<std::vector<uint64_t>> out;
+  for (size_t i = 0; i < regions_.size(); ++i) {
+    const uint64_t words = ((regions_[i].range.size + kDirtyPageSize - 1) / kDirtyPageSize + 63) / 64;
+    std::vector<uint64_t>& bitmap = out.emplace_back(words, 0);
+    if (dirty_.empty()) continue;
+    for (uint64_t w = 0; w < words; ++w) bitmap[w] = dirty_[i][w].exchange(0, std::memory_order_acquire);
+  }
+  return out;
 }
 
 void GuestMemory::read(uint64_t addr, std::span<uint8_t> out) const {

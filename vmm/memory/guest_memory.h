@@ -1,8 +1,14 @@
 #pragma once
 // Guest physical memory: a few host mappings, each at a guest address.
 // Every access is bounds-checked; guest-supplied addresses are hostile input.
+//
+// Dirty tracking: KVM's dirty log sees only guest CPU writes, so with enable_dirty_tracking() every write
+// the VMM makes through this class (write*, and the mutable slice() it hands out) is also recorded in a
+// bitmap per region. Read-only access goes through view(), which marks nothing.
+#include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -35,8 +41,24 @@ class GuestMemory {
   // True when [addr, addr+len) lies inside one region (no overflow, len 0 allowed at a valid addr).
   bool contains(uint64_t addr, uint64_t len) const;
 
-  // Host view of [addr, addr+len) when it lies inside one region; nullopt otherwise.
+  // Writable host view of [addr, addr+len) when it lies inside one region; nullopt otherwise.
+  // Marks the range dirty when handed out: the caller is taken to write it. A caller whose writes may race
+  // take_vmm_dirty_bitmaps() (live migration) calls mark_dirty() again once it has written.
   std::optional<std::span<uint8_t>> slice(uint64_t addr, uint64_t len) const;
+  // Read-only host view; marks nothing.
+  std::optional<std::span<const uint8_t>> view(uint64_t addr, uint64_t len) const;
+
+  // Bitmap granularity, as KVM_GET_DIRTY_LOG on x86.
+  static constexpr uint64_t kDirtyPageSize = 4096;
+  // Starts recording the VMM's writes. Call before devices run (not thread-safe); repeated calls do nothing.
+  void enable_dirty_tracking();
+  bool dirty_tracking() const { return !dirty_.empty(); }
+  // Marks the pages of [addr, addr+len) written; the part outside the region holding addr is ignored.
+  // Nothing (one branch) when tracking is off.
+  void mark_dirty(uint64_t addr, uint64_t len) const;
+  // Per region (in regions() order), bit i of word i/64 set when page i was written by the VMM since the
+  // previous call, the layout of KVM_GET_DIRTY_LOG; clears them. All zero when tracking is off.
+  std::vector<std::vector<uint64_t>> take_vmm_dirty_bitmaps() const;
 
   // Non-throwing access for device code: false when out of range.
   bool try_read(uint64_t addr, std::span<uint8_t> out) const;
@@ -72,7 +94,17 @@ class GuestMemory {
   }
 
  private:
+  struct Located {
+    size_t region;
+    uint64_t offset;
+  };
+  std::optional<Located> locate(uint64_t addr, uint64_t len) const;
+  void mark_pages(size_t region, uint64_t offset, uint64_t len) const;
+
   std::vector<Region> regions_;
+  // One array of words per region when tracking is on; empty otherwise. Words only ever gain bits
+  // except in take_vmm_dirty_bitmaps().
+  std::vector<std::unique_ptr<std::atomic<uint64_t>[]>> dirty_;
 };
 
 }  // namespace hearth

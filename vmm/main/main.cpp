@@ -37,6 +37,7 @@ struct Options {
   std::string metrics_path;
   bool boot_timer = false;
   std::string kvm_path = "/dev/kvm";
+  api::HttpServer::Options http;  // API socket limits
 };
 
 constexpr int kMetricsFlushSeconds = 60;  // as Firecracker
@@ -113,8 +114,8 @@ int run_vmm(const Options& opts) {
   QueueShutdown release_callers{queue};
   if (!opts.no_api) {
     router = std::make_unique<api::Router>(api::Router::through(queue));
-    server = std::make_unique<api::HttpServer>(opts.api_sock,
-                                               [&](const api::HttpRequest& r) { return router->handle(r); });
+    server = std::make_unique<api::HttpServer>(
+        opts.api_sock, [&](const api::HttpRequest& r) { return router->handle(r); }, opts.http);
     SPDLOG_INFO("API server listening on {}", opts.api_sock);
   }
 
@@ -166,6 +167,20 @@ int run(int argc, char** argv) {
   app.add_option("--metrics-path", opts.metrics_path, "Write metrics (JSON lines) to this file or FIFO");
   app.add_flag("--boot-timer", opts.boot_timer, "Log the time until the guest signals boot completion");
   app.add_option("--kvm-device", opts.kvm_path, "KVM device node")->capture_default_str();
+  constexpr int kDayMs = 86400000;
+  app.add_option("--http-api-max-payload-size", opts.http.max_body_bytes, "Largest API request body, in bytes")
+      ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 30));
+  app.add_option("--api-max-connections", opts.http.max_connections,
+                 "API connections held at once; at the limit a new client evicts the longest idle one")
+      ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{65536}));
+  app.add_option("--api-request-timeout-ms", opts.http.request_timeout_ms,
+                 "Close an API client that takes longer to send a request, or to take any of a response")
+      ->capture_default_str()->check(CLI::Range(1, kDayMs));
+  app.add_option("--api-idle-timeout-ms", opts.http.idle_timeout_ms, "Close idle API connections after this; 0: never")
+      ->capture_default_str()->check(CLI::Range(0, kDayMs));
+  app.add_option("--api-max-output-bytes", opts.http.max_output_bytes,
+                 "Unread API response bytes per connection before its requests wait")
+      ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 30));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,16 +1,22 @@
 #include "api/http_server.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -224,6 +230,369 @@ TEST(HttpServer, RefusesNonSocketPathAndLongPath) {
   EXPECT_THROW(HttpServer(path, echo), Error);
   EXPECT_TRUE(fs::exists(path));  // never deletes what is not a socket
   EXPECT_THROW(HttpServer(dir.file(std::string(120, 'a').c_str()), echo), Error);
+}
+
+// ---- Hostile clients: every test below bounds its own time. ----
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+bool wait_until(const std::function<bool()>& done, int timeout_ms) {
+  const auto deadline = Clock::now() + milliseconds(timeout_ms);
+  while (!done()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  return true;
+}
+
+double process_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+}
+
+std::string repeat(std::string_view s, size_t n) {
+  std::string out;
+  out.reserve(s.size() * n);
+  for (size_t i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+// Sends what the peer takes without blocking, until all is sent or nothing moves for `stall_ms`.
+size_t send_what_fits(const UniqueFd& fd, std::string_view data, int stall_ms = 300) {
+  size_t sent = 0;
+  while (sent < data.size()) {
+    ssize_t n = ::send(fd.get(), data.data() + sent, data.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      sent += size_t(n);
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN) break;
+    pollfd p{fd.get(), POLLOUT, 0};
+    if (::poll(&p, 1, stall_ms) <= 0) break;
+  }
+  return sent;
+}
+
+// True when the server closed `fd` within `timeout_ms` (unread response bytes are discarded).
+bool closed_by_server(const UniqueFd& fd, int timeout_ms) {
+  const auto deadline = Clock::now() + milliseconds(timeout_ms);
+  while (Clock::now() < deadline) {
+    pollfd p{fd.get(), POLLIN, 0};
+    if (::poll(&p, 1, 20) <= 0) continue;
+    char buf[65536];
+    ssize_t n = ::recv(fd.get(), buf, sizeof(buf), MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) return true;
+  }
+  return false;
+}
+
+struct Trickle {
+  bool closed = false;
+  double elapsed_ms = 0;
+  size_t bytes_sent = 0;
+};
+
+// Sends `data` one byte every `interval_ms`, until the server hangs up or `give_up_ms` passes.
+Trickle trickle(const UniqueFd& fd, std::string_view data, int interval_ms, int give_up_ms) {
+  Trickle t;
+  const auto start = Clock::now();
+  while (ms_since(start) < give_up_ms && t.bytes_sent < data.size()) {
+    if (::send(fd.get(), data.data() + t.bytes_sent, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1) {
+      t.closed = errno == EPIPE || errno == ECONNRESET;
+      break;
+    }
+    ++t.bytes_sent;
+    pollfd p{fd.get(), POLLIN, 0};
+    if (::poll(&p, 1, interval_ms) > 0) {
+      char buf[4096];
+      ssize_t n = ::recv(fd.get(), buf, sizeof(buf), MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+        t.closed = true;
+        break;
+      }
+    }
+  }
+  t.elapsed_ms = ms_since(start);
+  return t;
+}
+
+// /big answers 4 KiB, /slow takes 1 ms; anything else echoes.
+HttpResponse test_handler(const HttpRequest& r) {
+  if (r.path == "/big") return HttpResponse{200, std::string(4096, 'b'), "text/plain"};
+  if (r.path == "/slow") {
+    std::this_thread::sleep_for(milliseconds(1));
+    return HttpResponse{200, "ok", "text/plain"};
+  }
+  return echo(r);
+}
+
+int get_status(const UniqueFd& fd, std::string& buf, const std::string& path = "/") {
+  send_all(fd, "GET " + path + " HTTP/1.1\r\n\r\n");
+  return read_reply(fd, buf).status;
+}
+
+TEST(HttpServerLimits, AtTheConnectionLimitANewClientEvictsTheLongestIdleConnection) {
+  TempDir dir;
+  HttpServer::Options opts;
+  opts.max_connections = 4;
+  HttpServer server(dir.file("api.sock"), test_handler, opts);
+  std::vector<UniqueFd> idle;
+  std::vector<std::string> bufs(4);
+  for (int i = 0; i < 4; ++i) idle.push_back(connect_to(server.socket_path()));
+  // Used in the order 1, 2, 3, 0: connection 1 has been idle longest.
+  for (int i : {1, 2, 3, 0}) ASSERT_EQ(get_status(idle[size_t(i)], bufs[size_t(i)]), 200);
+  ASSERT_TRUE(wait_until([&] { return server.stats().connections == 4; }, 2000));
+
+  const auto start = Clock::now();
+  UniqueFd fifth = connect_to(server.socket_path());
+  std::string buf;
+  EXPECT_EQ(get_status(fifth, buf), 200);
+  EXPECT_LT(ms_since(start), 1000);
+  EXPECT_EQ(server.stats().evicted, 1u);
+  EXPECT_EQ(server.stats().connections, 4u);
+  EXPECT_EQ(read_reply(idle[1], bufs[1]).status, 0);  // the evicted one was closed, not left hanging
+  for (int i : {0, 2, 3}) EXPECT_EQ(get_status(idle[size_t(i)], bufs[size_t(i)]), 200) << i;
+}
+
+TEST(HttpServerLimits, WithNothingToEvictNewClientsWaitInTheBacklogInsteadOfBeingDropped) {
+  TempDir dir;
+  HttpServer::Options opts;
+  opts.max_connections = 2;
+  HttpServer server(dir.file("api.sock"), test_handler, opts);
+  // Two clients the server owes responses to (they never read) hold both slots.
+  UniqueFd x = connect_to(server.socket_path());
+  UniqueFd y = connect_to(server.socket_path());
+  const std::string burst = repeat("GET /big HTTP/1.1\r\n\r\n", 2000);
+  send_what_fits(x, burst);
+  send_what_fits(y, burst);
+  ASSERT_TRUE(wait_until([&] { return server.stats().buffered_output_bytes >= 2 * opts.max_output_bytes; }, 3000))
+      << server.stats().buffered_output_bytes;
+
+  UniqueFd z = connect_to(server.socket_path());  // lands in the backlog
+  send_all(z, "GET /z HTTP/1.1\r\n\r\n");
+  pollfd p{z.get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 300), 0) << "the waiting client was answered or dropped";
+  EXPECT_EQ(server.stats().accepted, 2u);
+
+  x.reset();  // frees a slot: z is accepted and answered
+  std::string buf;
+  Reply r = read_reply(z, buf);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "GET /z ");
+}
+
+TEST(HttpServerLimits, ANeverReadingPipelinerIsHeldToTheOutputBoundAndOthersAreServed) {
+  TempDir dir;
+  HttpServer server(dir.file("api.sock"), test_handler);
+  const size_t bound = HttpServer::Options{}.max_output_bytes;
+  const size_t one_response = serialize(HttpResponse{200, std::string(4096, 'b'), "text/plain"}, true).size();
+  UniqueFd pipeliner = connect_to(server.socket_path());
+  size_t sent = send_what_fits(pipeliner, repeat("GET /big HTTP/1.1\r\n\r\n", 50000));
+  EXPECT_LT(sent, 50000u * 21) << "the server kept reading requests nobody takes answers to";
+  ASSERT_TRUE(wait_until([&] { return server.stats().buffered_output_bytes >= bound; }, 3000));
+  std::this_thread::sleep_for(milliseconds(200));
+  HttpServer::Stats s = server.stats();
+  std::printf("pipeliner: %zu request bytes taken, %zu output bytes buffered (peak %zu)\n", sent,
+              s.buffered_output_bytes, s.peak_connection_output);
+  EXPECT_LE(s.buffered_output_bytes, bound + one_response);
+  EXPECT_LE(s.peak_connection_output, bound + one_response);
+
+  UniqueFd other = connect_to(server.socket_path());
+  std::string buf;
+  const auto start = Clock::now();
+  EXPECT_EQ(get_status(other, buf, "/other"), 200);
+  EXPECT_LT(ms_since(start), 500);
+  // Once the pipeliner reads, it is served again.
+  std::string pbuf;
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(read_reply(pipeliner, pbuf).status, 200) << i;
+}
+
+TEST(HttpServerLimits, AClientThatFillsTheSocketAndKeepsSendingDoesNotMakeTheThreadSpin) {
+  TempDir dir;
+  HttpServer server(dir.file("api.sock"), test_handler);
+  UniqueFd stuck = connect_to(server.socket_path());
+  // Answers nobody reads, then a bad request (the old server stopped reading there but kept
+  // polling), then more requests.
+  std::string flood = repeat("GET /big HTTP/1.1\r\n\r\n", 2000) + "BAD REQUEST LINE HERE\r\n\r\n" +
+                      repeat("GET / HTTP/1.1\r\n\r\n", 1000);
+  send_what_fits(stuck, flood);
+  ASSERT_TRUE(wait_until([&] { return server.stats().buffered_output_bytes > 0; }, 3000));
+  std::this_thread::sleep_for(milliseconds(100));
+  const double before = process_cpu_seconds();
+  std::this_thread::sleep_for(milliseconds(1000));
+  const double used = process_cpu_seconds() - before;
+  std::printf("process CPU over 1 s with a stuck client: %.3f s\n", used);
+  EXPECT_LT(used, 0.3) << "the API thread is busy while nothing can progress";
+  UniqueFd other = connect_to(server.socket_path());
+  std::string buf;
+  EXPECT_EQ(get_status(other, buf), 200);
+}
+
+TEST(HttpServerLimits, SlowHeadersAreCutOffAtTheRequestTimeoutEvenWhileBytesTrickleIn) {
+  TempDir dir;
+  HttpServer::Options opts;
+  opts.request_timeout_ms = 300;
+  HttpServer server(dir.file("api.sock"), test_handler, opts);
+  UniqueFd slow = connect_to(server.socket_path());
+  Trickle t = trickle(slow, "GET / HTTP/1.1\r\nX-Slow: " + std::string(4000, 'a'), 25, 3000);
+  EXPECT_TRUE(t.closed);
+  EXPECT_GE(t.elapsed_ms, 280);
+  EXPECT_LT(t.elapsed_ms, 1500);
+  EXPECT_GE(t.bytes_sent, 8u);  // each byte arrived well within the timeout
+  EXPECT_EQ(server.stats().timed_out, 1u);
+}
+
+TEST(HttpServerLimits, SlowBodiesAreCutOffAtTheRequestTimeout) {
+  TempDir dir;
+  HttpServer::Options opts;
+  opts.request_timeout_ms = 300;
+  HttpServer server(dir.file("api.sock"), test_handler, opts);
+  UniqueFd slow = connect_to(server.socket_path());
+  send_all(slow, "PUT /x HTTP/1.1\r\nContent-Length: 1000\r\n\r\n");
+  Trickle t = trickle(slow, std::string(1000, 'x'), 25, 3000);
+  EXPECT_TRUE(t.closed);
+  EXPECT_GE(t.elapsed_ms, 250);
+  EXPECT_LT(t.elapsed_ms, 1500);
+  EXPECT_EQ(server.stats().timed_out, 1u);
+}
+
+TEST(HttpServerLimits, AReaderThatTakesNothingIsClosedButASlowReaderIsNot) {
+  TempDir dir;
+  HttpServer::Options opts;
+  opts.request_timeout_ms = 500;
+  HttpServer server(dir.file("api.sock"), test_handler, opts);
+  const std::string burst = repeat("GET /big HTTP/1.1\r\n\r\n", 2000);
+  UniqueFd sleeper = connect_to(server.socket_path());
+  UniqueFd sipper = connect_to(server.socket_path());
+  send_what_fits(sleeper, burst);
+  send_what_fits(sipper, burst);
+  // The sipper takes 16 KiB every 50 ms: slow, but progress (the kernel frees socket buffer
+  // space, which is all the server sees, one sent chunk of up to ~64 KiB at a time).
+  const auto start = Clock::now();
+  while (ms_since(start) < 1500) {
+    char buf[16384];
+    ASSERT_GT(::recv(sipper.get(), buf, sizeof(buf), 0), 0);
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_TRUE(closed_by_server(sleeper, 1000));
+  EXPECT_EQ(server.stats().connections, 1u);
+  EXPECT_EQ(server.stats().timed_out, 1u);
+}
+
+TEST(HttpServerLimits, IdleTimeoutIsOffByDefaultAndClosesOnlyIdleConnectionsWhenSet) {
+  TempDir dir;
+  HttpServer::Options opts;
+  opts.idle_timeout_ms = 200;
+  HttpServer server(dir.file("api.sock"), test_handler, opts);
+  UniqueFd idle = connect_to(server.socket_path());
+  UniqueFd busy = connect_to(server.socket_path());
+  std::string buf;
+  const auto start = Clock::now();
+  while (ms_since(start) < 600) {
+    ASSERT_EQ(get_status(busy, buf), 200);
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_TRUE(closed_by_server(idle, 1000));
+  EXPECT_EQ(get_status(busy, buf), 200);
+  EXPECT_EQ(server.stats().timed_out, 1u);
+  EXPECT_EQ(HttpServer::Options{}.idle_timeout_ms, 0);  // UnfinishedRequestTimesOut shows idle survives
+}
+
+TEST(HttpServerLimits, AHalfClosedClientGetsEveryAnswerAndIsThenClosed) {
+  TempDir dir;
+  HttpServer server(dir.file("api.sock"), test_handler);
+  UniqueFd c = connect_to(server.socket_path());
+  send_all(c, "GET /one HTTP/1.1\r\n\r\nPUT /two HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+  ASSERT_EQ(::shutdown(c.get(), SHUT_WR), 0);
+  std::string buf;
+  EXPECT_EQ(read_reply(c, buf).body, "GET /one ");
+  EXPECT_EQ(read_reply(c, buf).body, "PUT /two abc");
+  EXPECT_EQ(read_reply(c, buf).status, 0);  // then EOF, not a hang
+  // Half-closed in the middle of a request: nothing to answer, closed at once.
+  UniqueFd partial = connect_to(server.socket_path());
+  send_all(partial, "GET /unfinished HTTP/1.1\r\n");
+  ASSERT_EQ(::shutdown(partial.get(), SHUT_WR), 0);
+  EXPECT_TRUE(closed_by_server(partial, 1000));
+  EXPECT_TRUE(wait_until([&] { return server.stats().connections == 0; }, 1000));
+}
+
+TEST(HttpServerLimits, APipelinedBurstDoesNotDelayAnotherClientsRequest) {
+  TempDir dir;
+  HttpServer server(dir.file("api.sock"), test_handler);
+  UniqueFd flood = connect_to(server.socket_path());
+  const size_t response_size = serialize(HttpResponse{200, "ok", "text/plain"}, true).size();
+  std::atomic<size_t> received{0};
+  // 10000 requests of 1 ms each: about 10 s of work queued on one connection.
+  std::thread sender([&] {
+    std::string burst = repeat("GET /slow HTTP/1.1\r\n\r\n", 10000);
+    std::string_view rest = burst;
+    while (!rest.empty()) {
+      ssize_t n = ::send(flood.get(), rest.data(), rest.size(), MSG_NOSIGNAL);
+      if (n <= 0) return;
+      rest.remove_prefix(size_t(n));
+    }
+  });
+  std::thread reader([&] {
+    char buf[65536];
+    while (true) {
+      ssize_t n = ::recv(flood.get(), buf, sizeof(buf), 0);
+      if (n <= 0) return;
+      received += size_t(n);
+    }
+  });
+  ASSERT_TRUE(wait_until([&] { return received.load() > 10 * response_size; }, 3000));
+  UniqueFd other = connect_to(server.socket_path());
+  std::string buf;
+  double worst = 0;
+  for (int i = 0; i < 10; ++i) {
+    const auto start = Clock::now();
+    EXPECT_EQ(get_status(other, buf, "/fast"), 200);
+    worst = std::max(worst, ms_since(start));
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  const size_t answered = received.load() / response_size;
+  ::shutdown(flood.get(), SHUT_RDWR);  // ends both threads
+  sender.join();
+  reader.join();
+  std::printf("slowest of 10 requests behind a 10000-request burst: %.1f ms (%zu burst requests answered)\n",
+              worst, answered);
+  EXPECT_LT(worst, 100) << "another client's single request waited behind the burst";
+  EXPECT_LT(answered, 10000u) << "the burst was over before the other client asked; nothing was shown";
+}
+
+TEST(HttpServerLimits, LimitsThatAreNotPositiveAreRefusedBeforeBinding) {
+  TempDir dir;
+  const std::string path = dir.file("api.sock");
+  auto refuses = [&](HttpServer::Options o, const std::string& message) {
+    try {
+      HttpServer server(path, test_handler, o);
+      ADD_FAILURE() << "accepted: " << message;
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()), message);
+    }
+    EXPECT_FALSE(fs::exists(path));
+  };
+  HttpServer::Options o;
+  o.max_connections = 0;
+  refuses(o, "api server: max connections must be positive");
+  o = {};
+  o.max_body_bytes = 0;
+  refuses(o, "api server: max payload size must be positive");
+  o = {};
+  o.request_timeout_ms = 0;
+  refuses(o, "api server: request timeout must be positive");
+  o = {};
+  o.idle_timeout_ms = -1;
+  refuses(o, "api server: idle timeout must not be negative (0: never)");
+  o = {};
+  o.max_output_bytes = 0;
+  refuses(o, "api server: max output bytes must be positive");
 }
 
 }  // namespace

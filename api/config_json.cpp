@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "api/device_sections.h"
 #include "api/json_reader.h"
 #include "vmm/base/error.h"
 
@@ -14,8 +15,8 @@ VmConfig parse_config_file(std::string_view json_text) {
 
 VmConfig parse_config(const nlohmann::json& root) {
   // Recognised Firecracker sections that Hearth cannot run yet get a clear message.
-  static constexpr std::string_view kNotYet[] = {"network-interfaces", "balloon", "vsock",
-                                                 "entropy", "mmds-config", "cpu-config"};
+  static constexpr std::string_view kNotYet[] = {"network-interfaces", "balloon", "vsock", "mmds-config",
+                                                 "cpu-config"};
   ObjectReader r(root, "config file",
                  {"boot-source", "machine-config", "drives", "logger", "metrics",
                   "network-interfaces", "balloon", "vsock", "entropy", "mmds-config",
@@ -46,6 +47,13 @@ VmConfig parse_config(const nlohmann::json& root) {
   }
   if (const auto* l = r.get("logger")) c.logger = parse_logger(*l);
   if (const auto* m = r.get("metrics")) c.metrics = parse_metrics(*m);
+  for (const DeviceSection& section : device_sections()) {
+    if (const auto* body = r.get(section.name)) section.parse(*body, section.name, c);
+  }
+  if (virtio_device_count(c) > kMaxVirtioDevices) {
+    throw Error(fmt::format("config file: at most {} virtio devices (drives, entropy) are supported, got {}",
+                            kMaxVirtioDevices, virtio_device_count(c)));
+  }
   return c;
 }
 
@@ -112,6 +120,9 @@ nlohmann::json to_json(const VmConfig& config) {
   j["drives"] = std::move(drives);
   if (config.logger) j["logger"] = to_json(*config.logger);
   if (config.metrics) j["metrics"] = to_json(*config.metrics);
+  for (const DeviceSection& section : device_sections()) {
+    if (auto rendered = section.render(config)) j[std::string(section.name)] = std::move(*rendered);
+  }
   return j;
 }
 

@@ -39,6 +39,8 @@ class Controller {
   virtual Result<> put_logger(const LoggerConfig& logger) = 0;
   virtual Result<> put_metrics(const MetricsConfig& metrics) = 0;
   virtual Result<> put_serial(const SerialConfig& serial) = 0;
+  // PUT /<section> for a device kind of the registry (api/device_sections.h), before boot.
+  virtual Result<> put_device_section(std::string_view section, const nlohmann::json& body) = 0;
 
   virtual Result<> instance_start() = 0;
   virtual Result<> send_ctrl_alt_del() = 0;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "api/config_checks.h"
+#include "api/device_sections.h"
 #include "vmm/base/error.h"
 #include "vmm/base/host_file.h"
 
@@ -34,6 +35,14 @@ RateLimiterConfig merge_rate_limiter(const std::optional<RateLimiterConfig>& old
   apply(merged.bandwidth, patch.bandwidth);
   apply(merged.ops, patch.ops);
   return merged;
+}
+
+// The boot-time limit, applied when the configuration is accepted.
+void check_virtio_device_count(const VmConfig& config, std::string_view context) {
+  if (virtio_device_count(config) > kMaxVirtioDevices) {
+    throw Error(fmt::format("{}: at most {} virtio devices (drives, entropy) are supported", context,
+                            kMaxVirtioDevices));
+  }
 }
 
 UniqueFd open_output_file(const std::string& path, std::string_view what) {
@@ -100,7 +109,10 @@ Result<> PrebootConfigController::patch_machine_config(const MachineConfigPatch&
 Result<> PrebootConfigController::put_drive(const DriveConfig& drive) {
   return preboot("PUT /drives", [&] {
     check_drive_path(drive);
-    upsert_drive(config_.drives, drive, "drive");
+    VmConfig updated = config_;
+    upsert_drive(updated.drives, drive, "drive");
+    check_virtio_device_count(updated, "drive");
+    config_ = std::move(updated);
   });
 }
 
@@ -146,6 +158,17 @@ Result<> PrebootConfigController::put_serial(const SerialConfig& serial) {
     if (!serial.serial_out_path.empty()) out = open_output_file(serial.serial_out_path, "serial.serial_out_path");
     serial_out_ = std::move(out);
     serial_ = serial;
+  });
+}
+
+Result<> PrebootConfigController::put_device_section(std::string_view section, const nlohmann::json& body) {
+  const DeviceSection* kind = find_device_section(section);
+  if (kind == nullptr) return bad_request(fmt::format("{}: unknown device kind", section));
+  return preboot(fmt::format("PUT /{}", section), [&] {
+    VmConfig updated = config_;  // parse into a copy: a bad body changes nothing
+    kind->parse(body, section, updated);
+    check_virtio_device_count(updated, section);
+    config_ = std::move(updated);
   });
 }
 

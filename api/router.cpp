@@ -1,5 +1,7 @@
 #include "api/router.h"
 
+#include "api/device_sections.h"
+
 #include <fmt/ranges.h>
 
 #include <algorithm>
@@ -48,13 +50,13 @@ std::vector<std::string_view> split_path(std::string_view path) {
 }
 
 // Resources Firecracker has and Hearth does not serve yet.
-constexpr std::string_view kNotYet[] = {"network-interfaces", "balloon",  "vsock",     "entropy",
-                                        "mmds",               "snapshot", "cpu-config", "hotplug"};
+constexpr std::string_view kNotYet[] = {"network-interfaces", "balloon",    "vsock",  "mmds",
+                                        "snapshot",           "cpu-config", "hotplug"};
 
 // Resources we serve, for per-resource metric names (user paths never become names).
 constexpr std::string_view kKnown[] = {"",       "version", "boot-source", "machine-config",
                                        "drives", "actions", "vm",          "logger",
-                                       "metrics", "serial"};
+                                       "metrics", "serial",        "entropy"};
 
 std::string metric_name(std::string_view method, std::string_view resource) {
   std::string name = fmt::format("api.{}_{}", method, resource.empty() ? "instance" : resource);
@@ -127,6 +129,7 @@ std::vector<std::string_view> methods_for(const std::vector<std::string_view>& p
     if (r == "vm") return {"PATCH"};
     if (r == "metrics") return {"GET", "PUT"};
   }
+  if (parts.size() == 1 && find_device_section(r) != nullptr) return {"PUT"};
   if (parts.size() == 2 && r == "drives") return {"PUT", "PATCH"};
   if (parts.size() == 2 && r == "vm" && parts[1] == "config") return {"GET"};
   return {};
@@ -228,6 +231,14 @@ HttpResponse Router::route(const HttpRequest& request, std::string_view resource
     // Counters are atomics: rendering them needs nothing from the VMM thread.
     if (method == "GET") {
       return HttpResponse{200, registry_.render_prometheus(), "text/plain; version=0.0.4"};
+    }
+  }
+  if (depth == 1 && method == "PUT") {
+    if (const DeviceSection* section = find_device_section(resource)) {
+      nlohmann::json j = body(section->name);
+      VmConfig scratch;  // validated here, so a bad body is a 400 without a trip to the VMM thread
+      section->parse(j, section->name, scratch);
+      return respond(call([&](Controller& c) { return c.put_device_section(section->name, j); }));
     }
   }
   if (resource == "serial" && depth == 1 && method == "PUT") {

@@ -9,6 +9,10 @@ scripts/setup-deps.sh
 resources/fetch-debian-kernel.sh resources/out
 resources/make-initramfs.sh resources/out
 
+echo "== include-direction check (docs/architecture.md)"
+python3 scripts/check-layers.py
+scripts/check-layers-selftest.sh
+
 echo "== build (warnings are errors)"
 cmake -S . -B build-ci -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEARTH_WERROR=ON
 cmake --build build-ci -j "$jobs"

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <utility>
 
-#include "vmm/core/event_loop.h"
+#include "vmm/base/event_loop.h"
 
 namespace hearth::virtio {
 

@@ -9,7 +9,7 @@
 #include "tests/integration/harness.h"
 #include "vmm/base/error.h"
 #include "vmm/base/fd.h"
-#include "vmm/core/event_loop.h"
+#include "vmm/base/event_loop.h"
 #include "vmm/core/vmm.h"
 
 namespace hearth::test {

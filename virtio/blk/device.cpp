@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "virtio/blk/config_space.h"
@@ -182,7 +183,7 @@ bool BlkDevice::execute(uint16_t head, Request& req) {
   switch (req.type) {
     case kTypeIn:
     case kTypeOut: {
-      auto iov = to_iovecs(*memory_, req.data);
+      auto iov = to_iovecs(*memory_, req.data, req.type == kTypeIn ? IovDirection::kIntoGuest : IovDirection::kFromGuest);
       if (!iov) {
         finish(head, req.status_addr, kStatusIoErr, 0);
         return true;
@@ -212,7 +213,10 @@ bool BlkDevice::execute(uint16_t head, Request& req) {
   }
   op.fd = file_.get();
   op.tag = next_tag_++;
-  pending_.emplace(op.tag, PendingIo{head, req.status_addr, req.type, req.data_len});
+  // IN buffers are kept so their pages are marked dirty again once the kernel has written them: a
+  // dirty-log read between submit and completion must not miss them.
+  pending_.emplace(op.tag, PendingIo{head, req.status_addr, req.type, req.data_len,
+                                     req.type == kTypeIn ? std::move(req.data) : std::vector<GuestBuffer>{}});
   if (auto done = engine_->submit(std::move(op))) {
     complete_io(*done);
     return true;
@@ -248,8 +252,9 @@ uint8_t BlkDevice::run_discard(const Request& req) {
 void BlkDevice::complete_io(const IoCompletion& c) {
   auto it = pending_.find(c.tag);
   if (it == pending_.end()) return;
-  const PendingIo p = it->second;
+  const PendingIo p = std::move(it->second);
   pending_.erase(it);
+  if (p.type == kTypeIn) mark_dirty(*memory_, p.into_guest);
   const bool ok = p.type == kTypeFlush ? c.result == 0 : c.result == static_cast<int64_t>(p.data_len);
   switch (p.type) {
     case kTypeIn:
@@ -331,19 +336,47 @@ void BlkDevice::prepare_save() {
   drain_and_complete();
 }
 
-BlkState BlkDevice::save() const {
+BlkState BlkDevice::save_blk_state() const {
   std::lock_guard lock(mutex());
   return BlkState{config_.drive_id, config_.path_on_host, config_.is_read_only, config_.cache_type,
                   config_.io_engine, capacity_sectors_,    acked_features_,     limiter_.save()};
 }
 
-void BlkDevice::restore(const BlkState& state) {
+void BlkDevice::restore_blk_state(const BlkState& state) {
   std::lock_guard lock(mutex());
   if (state.capacity_sectors != capacity_sectors_) {
     throw Error(fmt::format("drive '{}': backing file has {} sectors, the snapshot expects {}", config_.drive_id,
                             capacity_sectors_, state.capacity_sectors));
   }
   limiter_.restore(state.rate_limiter);
+}
+
+namespace {
+constexpr uint32_t kBlkStateVersion = 1;
+}  // namespace
+
+DeviceState BlkDevice::save() const { return DeviceState{"virtio-blk", config_.drive_id, kBlkStateVersion, save_blk_state()}; }
+
+void BlkDevice::restore(const DeviceState& state) {
+  check_state_header(state, "virtio-blk", kBlkStateVersion);
+  BlkState blk;
+  try {
+    blk = state.data.get<BlkState>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("virtio-blk '{}': malformed state: {}", config_.drive_id, e.what()));
+  }
+  restore_blk_state(blk);
+}
+
+void BlkDevice::export_metrics(metrics::Registry& registry, const std::string& prefix) const {
+  const std::pair<const char*, const std::atomic<uint64_t>*> counters[] = {
+      {"requests", &metrics_.requests},       {"read_count", &metrics_.read_count},
+      {"write_count", &metrics_.write_count}, {"flush_count", &metrics_.flush_count},
+      {"discard_count", &metrics_.discard_count}, {"read_bytes", &metrics_.read_bytes},
+      {"write_bytes", &metrics_.write_bytes}, {"errors", &metrics_.errors},
+      {"throttled", &metrics_.throttled},     {"queue_errors", &metrics_.queue_errors},
+  };
+  for (const auto& [name, value] : counters) export_counter(registry, prefix + name, value->load());
 }
 
 }  // namespace hearth::virtio::blk

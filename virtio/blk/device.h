@@ -16,16 +16,17 @@
 #include "virtio/blk/metrics.h"
 #include "virtio/blk/request.h"
 #include "virtio/blk/state.h"
+#include "devices/model/device.h"
 #include "virtio/device.h"
 #include "virtio/event_registration.h"
 #include "virtio/rate_limiter/rate_limiter.h"
 #include "vmm/base/fd.h"
 #include "vmm/config/vm_config.h"
-#include "vmm/core/event_loop.h"
+#include "vmm/base/event_loop.h"
 
 namespace hearth::virtio::blk {
 
-class BlkDevice : public VirtioDevice {
+class BlkDevice : public VirtioDevice, public Device {
  public:
   // Opens the backing file (read-only drives read-only); throws Error naming drive and path.
   // `loop` may be null in tests, which then call handle_io_completions()/handle_rate_limiter_timer().
@@ -62,9 +63,16 @@ class BlkDevice : public VirtioDevice {
 
   // Finishes all in-flight I/O so the queues can be saved; then save().
   void prepare_save();
-  BlkState save() const;
+  BlkState save_blk_state() const;
   // Reapplies rate limiter budgets; throws Error if the backing file no longer matches.
-  void restore(const BlkState& state);
+  void restore_blk_state(const BlkState& state);
+
+  // Device: kind "virtio-blk", id = drive_id; counters under "block.<drive_id>.".
+  std::string_view kind() const override { return "virtio-blk"; }
+  std::string id() const override { return config_.drive_id; }
+  DeviceState save() const override;
+  void restore(const DeviceState& state) override;
+  void export_metrics(metrics::Registry& registry, const std::string& prefix) const override;
 
  private:
   struct PendingIo {
@@ -72,6 +80,7 @@ class BlkDevice : public VirtioDevice {
     uint64_t status_addr;
     uint32_t type;
     uint32_t data_len;
+    std::vector<GuestBuffer> into_guest;  // IN: the buffers the read fills
   };
 
   void open_backing(const std::string& path);

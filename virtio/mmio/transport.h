@@ -19,7 +19,7 @@
 #include "virtio/mmio/state.h"
 #include "virtio/queue/queue.h"
 #include "vmm/base/eventfd.h"
-#include "vmm/core/event_loop.h"
+#include "vmm/base/event_loop.h"
 #include "vmm/memory/guest_memory.h"
 
 namespace hearth::virtio::mmio {

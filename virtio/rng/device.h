@@ -17,7 +17,7 @@
 #include "virtio/rng/config.h"
 #include "virtio/rng/metrics.h"
 #include "virtio/rng/state.h"
-#include "vmm/core/event_loop.h"
+#include "vmm/base/event_loop.h"
 
 namespace hearth::virtio::rng {
 

@@ -1,6 +1,7 @@
 #pragma once
 // The validated configuration of one microVM. Produced by api/ (config file or REST bodies),
 // consumed by the VMM builder. Field names follow Firecracker's schema.
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -64,12 +65,21 @@ struct MetricsConfig {
   std::string metrics_path;
 };
 
+// Firecracker's "entropy" section: one virtio-rng device.
+struct EntropyConfig {
+  std::optional<RateLimiterConfig> rate_limiter;
+};
+
 struct VmConfig {
   std::optional<BootSourceConfig> boot_source;
   MachineConfig machine;
   std::vector<DriveConfig> drives;
   std::optional<LoggerConfig> logger;
   std::optional<MetricsConfig> metrics;
+  std::optional<EntropyConfig> entropy;
 };
+
+// Each of these is one virtio-mmio device; their total is bounded by kMaxVirtioDevices.
+inline size_t virtio_device_count(const VmConfig& c) { return c.drives.size() + (c.entropy ? 1 : 0); }
 
 }  // namespace hearth

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "vmm/base/eventfd.h"
-#include "vmm/core/event_loop.h"
+#include "vmm/base/event_loop.h"
 #include "vmm/core/terminal.h"
 
 namespace hearth {

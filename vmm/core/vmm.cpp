@@ -1,5 +1,8 @@
 #include "vmm/core/vmm.h"
 
+#include "virtio/rng/device.h"
+#include "vmm/device_manager/device_manager.h"
+
 #include <spdlog/spdlog.h>
 
 #include "devices/boot_timer/boot_timer.h"
@@ -36,9 +39,10 @@ void validate(const VmConfig& config) {
   if (m.smt && m.vcpu_count > 1 && m.vcpu_count % 2) {
     throw Error("machine-config.vcpu_count: must be 1 or even when smt is enabled");
   }
-  static_assert(kMaxVirtioDevices == std::min(layout::kVirtioMmioMaxDevices, layout::kIoapicPins - layout::kVirtioIrqFirst));
-  if (config.drives.size() > kMaxVirtioDevices) {
-    throw Error(fmt::format("drives: at most {} drives are supported, got {}", kMaxVirtioDevices, config.drives.size()));
+  const size_t virtio_devices = virtio_device_count(config);
+  if (virtio_devices > kMaxVirtioDevices) {
+    throw Error(fmt::format("drives: at most {} virtio devices (drives, entropy) are supported, got {}",
+                            kMaxVirtioDevices, virtio_devices));
   }
   if (m.mem_size_mib < kMinMemSizeMib) {
     throw Error(fmt::format("machine-config.mem_size_mib: must be at least {}, got {}", kMinMemSizeMib, m.mem_size_mib));
@@ -88,19 +92,20 @@ void Vmm::create_vm() {
 }
 
 void Vmm::create_devices() {
-  auto serial_irq = std::make_shared<IrqFdLine>(*vm_, layout::kSerialIrq);
-  irq_lines_.push_back(serial_irq);
+  devices_ = std::make_unique<DeviceManager>(*vm_, memory_, mmio_bus_, loop_);
+  auto serial_irq = devices_->irq_line(layout::kSerialIrq);
   const int out_fd = options_.console_out_fd;
   serial_ = std::make_shared<Uart16550>(serial_irq, [out_fd](std::span<const uint8_t> bytes) {
     if (out_fd >= 0) SerialConsole::write_all(out_fd, bytes);
   });
   pio_bus_.insert(serial_, layout::kSerialPort, Uart16550::kRegisterCount);
+  devices_->add_legacy(serial_, "uart.");
 
-  auto kbd_irq = std::make_shared<IrqFdLine>(*vm_, layout::kI8042Irq);
-  irq_lines_.push_back(kbd_irq);
+  auto kbd_irq = devices_->irq_line(layout::kI8042Irq);
   i8042_ = std::make_shared<I8042>(kbd_irq, [this] { on_guest_stop(GuestStop::kReset, "guest reset through the i8042"); });
   pio_bus_.insert(I8042::data_port(i8042_), layout::kI8042DataPort, 1);
   pio_bus_.insert(I8042::command_port(i8042_), layout::kI8042CommandPort, 1);
+  devices_->add_legacy(i8042_);
 
   const bool log_boot_time = options_.boot_timer;
   boot_timer_ = std::make_shared<BootTimer>(created_at_, [log_boot_time](BootTimer::Clock::duration d) {
@@ -110,6 +115,7 @@ void Vmm::create_devices() {
     }
   });
   mmio_bus_.insert(boot_timer_, layout::kBootTimerAddr, layout::kMmioWindowSize);
+  devices_->add_legacy(boot_timer_);
 
   console_ = std::make_unique<SerialConsole>(loop_, options_.console_in_fd, serial_);
   create_virtio_devices();
@@ -119,32 +125,25 @@ void Vmm::create_virtio_devices() {
   // The root device comes first so that it is /dev/vda, as Firecracker does.
   std::vector<DriveConfig> drives = config_.drives;
   std::stable_partition(drives.begin(), drives.end(), [](const DriveConfig& d) { return d.is_root_device; });
-  uint32_t index = 0;
   for (const auto& drive : drives) {
     auto blk = std::make_shared<virtio::blk::BlkDevice>(drive, &loop_);
     drives_.push_back(blk);
-    attach_virtio(blk, index++);
+    devices_->add_virtio(blk, "block." + drive.drive_id + ".");
     if (drive.is_root_device) {
       extra_cmdline_.push_back(drive.partuuid ? "root=PARTUUID=" + *drive.partuuid : "root=/dev/vda");
       extra_cmdline_.push_back(drive.is_read_only ? "ro" : "rw");
     }
   }
+  add_optional_virtio_devices();
+  for (auto& part : devices_->cmdline_parts()) extra_cmdline_.push_back(std::move(part));
 }
 
-void Vmm::attach_virtio(const std::shared_ptr<virtio::VirtioDevice>& device, uint32_t index) {
-  const uint64_t base = layout::kVirtioMmioBase + uint64_t{index} * layout::kMmioWindowSize;
-  const uint32_t irq = layout::kVirtioIrqFirst + index;
-  auto irq_line = std::make_shared<IrqFdLine>(*vm_, irq);
-  irq_lines_.push_back(irq_line);
-  auto transport = std::make_shared<virtio::mmio::MmioTransport>(device, memory_, irq_line, &loop_);
-  mmio_bus_.insert(transport, base, layout::kMmioWindowSize);
-  // Kicks never exit to userspace on a vCPU thread: KVM signals the queue's eventfd directly.
-  for (uint16_t q = 0; q < transport->num_queues(); ++q) {
-    vm_->register_ioeventfd(transport->queue_event(q).fd(), base + virtio::mmio::MmioTransport::kNotifyOffset, 4, q);
+void Vmm::add_optional_virtio_devices() {
+  if (config_.entropy) {
+    auto rng = std::make_shared<virtio::rng::RngDevice>(virtio::rng::EntropyDeviceConfig{config_.entropy->rate_limiter},
+                                                        &loop_);
+    devices_->add_virtio(rng, "entropy.");
   }
-  virtio_transports_.push_back(transport);
-  virtio_windows_.push_back({base, layout::kMmioWindowSize, irq});
-  extra_cmdline_.push_back(fmt::format("virtio_mmio.device=4K@{:#x}:{}", base, irq));
 }
 
 void Vmm::load_guest() {
@@ -152,7 +151,7 @@ void Vmm::load_guest() {
   request.boot = *config_.boot_source;
   request.mem_size = uint64_t{config_.machine.mem_size_mib} * kMiB;
   request.vcpu_count = config_.machine.vcpu_count;
-  request.virtio_devices = virtio_windows_;
+  request.virtio_devices = devices_->virtio_windows();
   request.extra_cmdline = extra_cmdline_;
   boot_entry_ = load_guest_image(memory_, request);
 }
@@ -272,6 +271,21 @@ void Vmm::stop(int exit_code) {
   }
   state_ = VmState::kStopped;
   loop_.stop();
+}
+
+void Vmm::export_device_metrics(metrics::Registry& registry) const { devices_->export_metrics(registry); }
+
+std::vector<DeviceState> Vmm::save_devices() const {
+  if (state_ != VmState::kPaused) throw Error("saving device state needs a paused microVM");
+  for (const auto& d : drives_) d->prepare_save();  // in-flight I/O must land before queues are saved
+  return devices_->save_all();
+}
+
+void Vmm::restore_devices(const std::vector<DeviceState>& states) {
+  if (state_ != VmState::kPaused && state_ != VmState::kNotStarted) {
+    throw Error("restoring device state needs a paused or not yet started microVM");
+  }
+  devices_->restore_all(states);
 }
 
 std::optional<std::chrono::steady_clock::duration> Vmm::boot_time() const { return boot_timer_->boot_time(); }

@@ -11,13 +11,15 @@
 
 #include "devices/bus.h"
 #include "vmm/arch/cpu_state.h"
+#include "devices/model/device.h"
 #include "vmm/base/eventfd.h"
 #include "vmm/config/vm_config.h"
-#include "vmm/core/event_loop.h"
+#include "vmm/base/event_loop.h"
 #include "vmm/core/guest_loader.h"
 #include "vmm/core/vcpu_thread.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/memory/guest_memory.h"
+#include "vmm/metrics/registry.h"
 
 namespace hearth {
 
@@ -25,6 +27,7 @@ class Uart16550;
 class I8042;
 class BootTimer;
 class SerialConsole;
+class DeviceManager;
 namespace virtio {
 class VirtioDevice;
 }
@@ -78,6 +81,11 @@ class Vmm {
   const GuestMemory& memory() const { return memory_; }
   const std::vector<std::shared_ptr<virtio::blk::BlkDevice>>& drives() const { return drives_; }
   std::optional<std::chrono::steady_clock::duration> boot_time() const;
+  // Every device's counters, through the device manager.
+  void export_device_metrics(metrics::Registry& registry) const;
+  // Every device's state in placement order (paused VM); restore into a VM built from the same config.
+  std::vector<DeviceState> save_devices() const;
+  void restore_devices(const std::vector<DeviceState>& states);
   // Sum of the exit counters over all vCPUs: {reason, count}.
   std::vector<std::pair<std::string, uint64_t>> vcpu_exit_counts() const;
 
@@ -85,8 +93,8 @@ class Vmm {
   void create_vm();
   void create_devices();
   void create_virtio_devices();
-  // Puts `device` behind a virtio-mmio transport in window `index`, with its IRQ and queue ioeventfds.
-  void attach_virtio(const std::shared_ptr<virtio::VirtioDevice>& device, uint32_t index);
+  // Devices other than drives, each present when its config section is.
+  void add_optional_virtio_devices();
   void load_guest();
   void create_vcpus();
   void on_guest_stop(GuestStop why, const std::string& detail);
@@ -107,10 +115,8 @@ class Vmm {
   std::shared_ptr<I8042> i8042_;
   std::shared_ptr<BootTimer> boot_timer_;
   std::unique_ptr<SerialConsole> console_;
-  std::vector<std::shared_ptr<void>> irq_lines_;  // keep irqfds alive for the VM's life
+  std::unique_ptr<DeviceManager> devices_;  // every device, its transport, IRQ lines and windows
   std::vector<std::shared_ptr<virtio::blk::BlkDevice>> drives_;
-  std::vector<std::shared_ptr<virtio::mmio::MmioTransport>> virtio_transports_;
-  std::vector<acpi::VirtioMmioDevice> virtio_windows_;
   std::vector<std::string> extra_cmdline_;
 
   BootEntry boot_entry_;

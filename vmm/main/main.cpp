@@ -5,9 +5,10 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <cstdio>
-#include <fstream>
-#include <sstream>
+#include <cstdlib>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -19,7 +20,9 @@
 #include "api/router.h"
 #include "vmm/base/error.h"
 #include "vmm/base/fd.h"
-#include "vmm/core/event_loop.h"
+#include "vmm/base/host_file.h"
+#include "vmm/config/limits.h"
+#include "vmm/base/event_loop.h"
 #include "vmm/main/logging.h"
 #include "vmm/main/version.h"
 #include "vmm/main/vm_controller.h"
@@ -42,12 +45,23 @@ struct Options {
 
 constexpr int kMetricsFlushSeconds = 60;  // as Firecracker
 
-std::string read_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(fmt::format("{} {}: {}", what, path, std::strerror(errno)));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+std::string read_config_file(const std::string& path) {
+  const auto bytes = read_host_file(path, "--config-file", kMaxConfigFileBytes);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+// With fd 0, 1 or 2 closed, the next open (an epoll fd, a disk) would take its number and console
+// output or error messages would land there. Fill any gap with /dev/null first.
+void ensure_standard_fds() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+    const int null_fd = ::open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+    if (null_fd < 0) std::abort();  // nowhere to report it
+    if (null_fd != fd) {
+      ::dup2(null_fd, fd);
+      ::close(null_fd);
+    }
+  }
 }
 
 // SIGTERM/SIGINT/SIGHUP end the VM cleanly through the event loop.
@@ -82,7 +96,7 @@ void drain_fd(int fd) {
 int run_vmm(const Options& opts) {
   VmConfig initial;
   if (!opts.config_file.empty()) {
-    initial = api::parse_config_file(read_file(opts.config_file, "--config-file"));
+    initial = api::parse_config_file(read_config_file(opts.config_file));
     api::check_host_paths(initial);
   }
   EventLoop loop;
@@ -201,6 +215,7 @@ int run(int argc, char** argv) {
 }  // namespace hearth
 
 int main(int argc, char** argv) {
+  hearth::ensure_standard_fds();
   ::pthread_setname_np(::pthread_self(), "fc_vmm");
   try {
     return hearth::run(argc, argv);

@@ -91,19 +91,7 @@ void VmController::collect_metrics() const {
   if (!vmm_) return;
   auto& registry = metrics::global();
   for (const auto& [reason, count] : vmm_->vcpu_exit_counts()) mirror(registry, "vcpu.exit." + reason, count);
-  for (const auto& drive : vmm_->drives()) {
-    const auto& m = drive->metrics();
-    const std::string prefix = "block." + drive->drive_id() + ".";
-    mirror(registry, prefix + "requests", m.requests);
-    mirror(registry, prefix + "read_count", m.read_count);
-    mirror(registry, prefix + "write_count", m.write_count);
-    mirror(registry, prefix + "flush_count", m.flush_count);
-    mirror(registry, prefix + "read_bytes", m.read_bytes);
-    mirror(registry, prefix + "write_bytes", m.write_bytes);
-    mirror(registry, prefix + "errors", m.errors);
-    mirror(registry, prefix + "throttled", m.throttled);
-    mirror(registry, prefix + "queue_errors", m.queue_errors);
-  }
+  vmm_->export_device_metrics(registry);
 }
 
 }  // namespace hearth

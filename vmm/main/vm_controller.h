@@ -6,7 +6,7 @@
 
 #include "api/preboot_controller.h"
 #include "vmm/base/fd.h"
-#include "vmm/core/event_loop.h"
+#include "vmm/base/event_loop.h"
 #include "vmm/core/vmm.h"
 
 namespace hearth {

@@ -174,7 +174,7 @@ TEST(ConfigJson, TopLevelErrors) {
   EXPECT_EQ(error_of(with("bogus", "1")), "config file: unknown field 'bogus'");
   EXPECT_EQ(error_of(with("network-interfaces", R"([{"iface_id": "eth0"}])")),
             "network-interfaces is not supported yet");
-  for (const char* s : {"balloon", "vsock", "entropy", "mmds-config", "cpu-config"}) {
+  for (const char* s : {"balloon", "vsock", "mmds-config", "cpu-config"}) {
     EXPECT_EQ(error_of(with(s, "{}")), std::string(s) + " is not supported yet");
   }
 }

@@ -1,5 +1,6 @@
 #pragma once
 // A Controller that records each call and its typed argument, and fails on demand.
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@ struct FakeController : Controller {
   std::optional<LoggerConfig> logger;
   std::optional<MetricsConfig> metrics;
   std::optional<SerialConfig> serial;
+  std::map<std::string, nlohmann::json> device_sections;
   VmConfig vm;
 
   Result<> done(std::string name) {
@@ -50,6 +52,10 @@ struct FakeController : Controller {
   Result<> put_logger(const LoggerConfig& l) override { logger = l; return done("put_logger"); }
   Result<> put_metrics(const MetricsConfig& m) override { metrics = m; return done("put_metrics"); }
   Result<> put_serial(const SerialConfig& s) override { serial = s; return done("put_serial"); }
+  Result<> put_device_section(std::string_view section, const nlohmann::json& body) override {
+    device_sections[std::string(section)] = body;
+    return done("put_device_section");
+  }
   Result<> instance_start() override { return done("instance_start"); }
   Result<> send_ctrl_alt_del() override { return done("send_ctrl_alt_del"); }
   Result<> flush_metrics() override { return done("flush_metrics"); }

@@ -10,7 +10,7 @@
 
 #include "api/router.h"
 #include "vmm/base/error.h"
-#include "vmm/core/event_loop.h"
+#include "vmm/base/event_loop.h"
 
 namespace hearth::api {
 namespace {

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/unit/api/fake_controller.h"
-#include "vmm/core/event_loop.h"
+#include "vmm/base/event_loop.h"
 
 namespace hearth::api {
 namespace {

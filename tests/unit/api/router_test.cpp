@@ -168,7 +168,7 @@ TEST_F(RouterTest, PrometheusCountsRequests) {
 }
 
 TEST_F(RouterTest, UnsupportedAndInvalid) {
-  for (const char* r : {"network-interfaces", "balloon", "vsock", "entropy", "mmds", "snapshot"}) {
+  for (const char* r : {"network-interfaces", "balloon", "vsock", "mmds", "snapshot"}) {
     EXPECT_EQ(fault(send("PUT", std::string("/") + r + "/x", "{}")),
               std::string(r) + " is not supported yet");
   }

@@ -263,15 +263,27 @@ TEST_P(BlkTest, ResetWithRequestsOutstanding) {
 TEST_P(BlkTest, StateRoundTrip) {
   start();
   h->dev->prepare_save();
-  const BlkState s = h->dev->save();
+  const BlkState s = h->dev->save_blk_state();
   nlohmann::json j = s;
   EXPECT_EQ(j.get<BlkState>(), s);
   EXPECT_EQ(s.capacity_sectors, kDiskSize / 512);
   EXPECT_EQ(s.io_engine, GetParam());
-  h->dev->restore(s);
+  h->dev->restore_blk_state(s);
   BlkState other = s;
   other.capacity_sectors = 1;
-  EXPECT_THROW(h->dev->restore(other), Error);
+  EXPECT_THROW(h->dev->restore_blk_state(other), Error);
+  // Through the common Device interface: versioned, and a newer version is refused by name.
+  DeviceState saved = h->dev->save();
+  EXPECT_EQ(saved.kind, "virtio-blk");
+  EXPECT_EQ(saved.version, 1u);
+  h->dev->restore(saved);
+  saved.version = 7;
+  try {
+    h->dev->restore(saved);
+    ADD_FAILURE() << "version 7 accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("state version 7 is not supported (this build reads 1..1)"), std::string::npos);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, BlkTest, ::testing::Values(hearth::IoEngine::kSync, hearth::IoEngine::kAsync),

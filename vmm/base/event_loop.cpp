@@ -1,4 +1,4 @@
-#include "vmm/core/event_loop.h"
+#include "vmm/base/event_loop.h"
 
 #include <array>
 #include <cerrno>

@@ -12,6 +12,8 @@
 #include "vmm/base/event_loop.h"
 #include "vmm/core/vmm.h"
 
+#include <nlohmann/json.hpp>
+
 namespace hearth::test {
 namespace {
 
@@ -114,6 +116,91 @@ TEST(MachineState, DirtyPagesAreTrackedWhenAsked) {
   EventLoop loop2;
   Vmm plain(untracked, options, loop2);
   EXPECT_THROW(plain.take_dirty_bitmaps(), hearth::Error);
+}
+
+// The builder's second entry point: a paused VM's whole state (vCPUs, in-kernel devices, every device
+// and transport, memory) builds a new VM in this process without loading a kernel, and the guest
+// carries on from where it was paused to its verdict.
+TEST(MachineState, SnapshotBuildsASecondVmFromStateThatRunsToPass) {
+  HEARTH_REQUIRE_KVM();
+  TempDir dir;
+  const std::string console = (dir.path() / "console.txt").string();
+  UniqueFd out(::open(console.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  ASSERT_TRUE(out);
+  const std::string disk = dir.write("disk.img", std::string(1 << 20, '\x5a'));
+
+  VmConfig config;
+  // The rng self-test activates the entropy device; the guest then holds, and is paused meanwhile.
+  config.boot_source = BootSourceConfig{testguest_elf(), std::nullopt,
+                                        "console=ttyS0 testguest.run=rng testguest.hold_ms=2000"};
+  config.machine.vcpu_count = 2;
+  config.machine.mem_size_mib = 64;
+  config.entropy = EntropyConfig{};
+  DriveConfig drive;
+  drive.drive_id = "data";
+  drive.path_on_host = disk;
+  config.drives.push_back(drive);
+  VmmOptions options;
+  options.console_in_fd = -1;
+  options.console_out_fd = out.get();
+
+  EventLoop loop;
+  VmSnapshot saved;
+  std::vector<DeviceState> devices_before;
+  {
+    auto first = Vmm::from_config(config, options, loop);
+    first->start();
+    ASSERT_TRUE(pump(loop, [&] { return slurp(console).find("hold: ms=") != std::string::npos; },
+                     std::chrono::seconds(60)))
+        << slurp(console);
+    first->pause();
+    saved = first->snapshot();
+    devices_before = saved.devices;
+    first->stop(0);
+  }  // the first VM is gone: nothing of it is left to keep the guest alive
+  ASSERT_EQ(slurp(console).find("TESTGUEST PASS"), std::string::npos) << "the guest finished before the pause";
+  EXPECT_NE(slurp(console).find("rng: ok"), std::string::npos) << slurp(console);
+
+  // Every device was saved, in placement order, each with its transport.
+  std::vector<std::string> kinds;
+  for (const auto& d : saved.devices) kinds.push_back(d.kind + (d.id.empty() ? "" : ":" + d.id));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"serial", "i8042", "boot-timer", "virtio-blk:data", "virtio-mmio:virtio-blk 'data'",
+                                             "virtio-rng", "virtio-mmio:virtio-rng"}));
+
+  auto second = Vmm::from_state(config, options, loop, saved);
+  EXPECT_EQ(second->state(), VmState::kPaused);
+  // The restored devices save to the same state (the boot timer's clock moves on, so it is skipped).
+  const auto restored = second->save_devices();
+  ASSERT_EQ(restored.size(), devices_before.size());
+  for (size_t i = 0; i < restored.size(); ++i) {
+    if (restored[i].kind == "boot-timer") continue;
+    EXPECT_EQ(nlohmann::json(restored[i]), nlohmann::json(devices_before[i])) << restored[i].kind;
+  }
+  second->resume();
+  ASSERT_TRUE(pump(loop, [&] { return second->exit_code().has_value(); }, std::chrono::seconds(60))) << slurp(console);
+  EXPECT_EQ(*second->exit_code(), 0) << second->stop_reason();
+  EXPECT_NE(slurp(console).find("TESTGUEST PASS"), std::string::npos) << slurp(console);
+
+  // A snapshot that does not fit the configuration is refused by name, before anything runs.
+  VmConfig smaller = config;
+  smaller.machine.mem_size_mib = 32;
+  EventLoop loop2;
+  try {
+    Vmm::from_state(smaller, options, loop2, saved);
+    ADD_FAILURE() << "a 64 MiB snapshot loaded into 32 MiB";
+  } catch (const hearth::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("snapshot memory region 0 is 67108864 bytes"), std::string::npos) << e.what();
+  }
+  VmConfig no_rng = config;
+  no_rng.entropy.reset();
+  EventLoop loop3;
+  try {
+    Vmm::from_state(no_rng, options, loop3, saved);
+    ADD_FAILURE() << "device states restored into a VM without the rng";
+  } catch (const hearth::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("more device(s) than this microVM, starting with virtio-rng"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(MachineState, RefusedWhileRunning) {

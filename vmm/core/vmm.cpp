@@ -51,7 +51,18 @@ void validate(const VmConfig& config) {
 
 }  // namespace
 
-Vmm::Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop)
+std::unique_ptr<Vmm> Vmm::from_config(const VmConfig& config, const VmmOptions& options, EventLoop& loop) {
+  return std::unique_ptr<Vmm>(new Vmm(config, options, loop, nullptr));
+}
+
+std::unique_ptr<Vmm> Vmm::from_state(const VmConfig& config, const VmmOptions& options, EventLoop& loop,
+                                     const VmSnapshot& snapshot) {
+  return std::unique_ptr<Vmm>(new Vmm(config, options, loop, &snapshot));
+}
+
+Vmm::Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop) : Vmm(config, options, loop, nullptr) {}
+
+Vmm::Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop, const VmSnapshot* snapshot)
     : config_(config),
       options_(options),
       loop_(loop),
@@ -60,8 +71,9 @@ Vmm::Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop)
       memory_(GuestMemory::create_anonymous(ram_ranges(uint64_t{config.machine.mem_size_mib} * kMiB))) {
   create_vm();
   create_devices();
-  load_guest();
+  if (!snapshot) load_guest();
   create_vcpus();
+  if (snapshot) restore_from(*snapshot);
   loop_.add(guest_stop_event_.fd(), EPOLLIN, [this](uint32_t) {
     guest_stop_event_.consume();
     handle_guest_stop();
@@ -175,9 +187,40 @@ void Vmm::create_vcpus() {
   }
 }
 
+void Vmm::restore_from(const VmSnapshot& snapshot) {
+  const auto& regions = memory_.regions();
+  if (snapshot.memory.size() != regions.size()) {
+    throw Error(fmt::format("snapshot has {} memory regions, machine-config gives {}", snapshot.memory.size(),
+                            regions.size()));
+  }
+  for (size_t i = 0; i < regions.size(); ++i) {
+    if (snapshot.memory[i].size() != regions[i].range.size) {
+      throw Error(fmt::format("snapshot memory region {} is {} bytes, machine-config gives {}", i,
+                              snapshot.memory[i].size(), regions[i].range.size));
+    }
+    memory_.write(regions[i].range.start, snapshot.memory[i]);
+  }
+  state_ = VmState::kPaused;  // the vCPU threads start on resume()
+  restore_machine_state(snapshot.machine);
+  restore_devices(snapshot.devices);
+}
+
+VmSnapshot Vmm::snapshot() {
+  if (state_ != VmState::kPaused) throw Error("a snapshot needs a paused microVM");
+  VmSnapshot s;
+  s.devices = save_devices();
+  s.machine = save_machine_state();
+  for (const auto& r : memory_.regions()) {
+    const auto view = *memory_.view(r.range.start, r.range.size);
+    s.memory.emplace_back(view.begin(), view.end());
+  }
+  return s;
+}
+
 void Vmm::start() {
   if (state_ != VmState::kNotStarted) throw Error("the microVM was already started");
   for (auto& v : vcpus_) v->start();
+  vcpus_started_ = true;
   state_ = VmState::kRunning;
   SPDLOG_INFO("microVM started: {} vCPU(s), {} MiB", config_.machine.vcpu_count, config_.machine.mem_size_mib);
 }
@@ -190,6 +233,12 @@ void Vmm::pause() {
 
 void Vmm::resume() {
   if (state_ != VmState::kPaused) throw Error("the microVM is not paused");
+  if (!vcpus_started_) {  // built from a snapshot: the threads were never started
+    for (auto& v : vcpus_) v->start();
+    vcpus_started_ = true;
+    state_ = VmState::kRunning;
+    return;
+  }
   for (auto& v : vcpus_) v->resume();
   state_ = VmState::kRunning;
 }

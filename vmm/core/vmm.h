@@ -53,9 +53,24 @@ struct MachineState {
   std::vector<arch::VcpuState> vcpus;
 };
 
+// Everything needed to build a VM again without its kernel: KVM's state, every device's state and
+// the guest memory, one byte vector per RAM region. Taken from a paused VM.
+struct VmSnapshot {
+  MachineState machine;
+  std::vector<DeviceState> devices;
+  std::vector<std::vector<uint8_t>> memory;
+};
+
 class Vmm {
  public:
-  // Builds everything and loads the kernel; throws Error naming the problem. Nothing runs yet.
+  // The builder's two entry points. from_config boots: it loads the kernel and sets up the boot CPU
+  // (nothing runs until start()). from_state rebuilds the devices of `config`, fills memory from the
+  // snapshot and restores every vCPU and device; the VM is Paused and runs on resume(). Both throw
+  // Error naming the problem.
+  static std::unique_ptr<Vmm> from_config(const VmConfig& config, const VmmOptions& options, EventLoop& loop);
+  static std::unique_ptr<Vmm> from_state(const VmConfig& config, const VmmOptions& options, EventLoop& loop,
+                                         const VmSnapshot& snapshot);
+  // from_config, as a constructor.
   Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop);
   ~Vmm();
   Vmm(const Vmm&) = delete;
@@ -71,6 +86,8 @@ class Vmm {
   // With machine-config.track_dirty_pages: for each memory region, a bit per 4 KiB page written since
   // the previous call (the first call reports everything written since boot).
   std::vector<std::vector<uint64_t>> take_dirty_bitmaps();
+  // Machine state, device states and a copy of guest memory of a paused VM.
+  VmSnapshot snapshot();
   // Stops vCPUs; `exit_code` is what the process should return.
   void stop(int exit_code);
 
@@ -90,6 +107,8 @@ class Vmm {
   std::vector<std::pair<std::string, uint64_t>> vcpu_exit_counts() const;
 
  private:
+  Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop, const VmSnapshot* snapshot);
+  void restore_from(const VmSnapshot& snapshot);
   void create_vm();
   void create_devices();
   void create_virtio_devices();
@@ -122,6 +141,7 @@ class Vmm {
   BootEntry boot_entry_;
   std::vector<uint32_t> saved_msrs_;  // found on the first save
   std::vector<std::unique_ptr<VcpuThread>> vcpus_;
+  bool vcpus_started_ = false;
   VmState state_ = VmState::kNotStarted;
 
   // vCPU threads post guest stops here; the VMM thread acts on them.

@@ -3,9 +3,9 @@
 
 #include <fmt/format.h>
 
-#include "api/device_sections.h"
-#include "api/json_reader.h"
+#include "vmm/config/json_reader.h"
 #include "vmm/base/error.h"
+#include "vmm/config/device_kind.h"
 
 namespace hearth::api {
 
@@ -47,8 +47,8 @@ VmConfig parse_config(const nlohmann::json& root) {
   }
   if (const auto* l = r.get("logger")) c.logger = parse_logger(*l);
   if (const auto* m = r.get("metrics")) c.metrics = parse_metrics(*m);
-  for (const DeviceSection& section : device_sections()) {
-    if (const auto* body = r.get(section.name)) section.parse(*body, section.name, c);
+  for (const DeviceConfigKind* kind : device_config_kinds()) {
+    if (const auto* body = r.get(kind->name)) c.device_sections[std::string(kind->name)] = kind->validate(*body, kind->name);
   }
   if (virtio_device_count(c) > kMaxVirtioDevices) {
     throw Error(fmt::format("config file: at most {} virtio devices (drives, entropy) are supported, got {}",
@@ -70,19 +70,6 @@ nlohmann::json to_json(const MachineConfig& machine) {
           {"mem_size_mib", machine.mem_size_mib},
           {"smt", machine.smt},
           {"track_dirty_pages", machine.track_dirty_pages}};
-}
-
-namespace {
-nlohmann::json to_json(const TokenBucketConfig& b) {
-  return {{"size", b.size}, {"one_time_burst", b.one_time_burst}, {"refill_time", b.refill_time_ms}};
-}
-}  // namespace
-
-nlohmann::json to_json(const RateLimiterConfig& limiter) {
-  nlohmann::json j = nlohmann::json::object();
-  if (limiter.bandwidth) j["bandwidth"] = to_json(*limiter.bandwidth);
-  if (limiter.ops) j["ops"] = to_json(*limiter.ops);
-  return j;
 }
 
 nlohmann::json to_json(const DriveConfig& drive) {
@@ -120,9 +107,7 @@ nlohmann::json to_json(const VmConfig& config) {
   j["drives"] = std::move(drives);
   if (config.logger) j["logger"] = to_json(*config.logger);
   if (config.metrics) j["metrics"] = to_json(*config.metrics);
-  for (const DeviceSection& section : device_sections()) {
-    if (auto rendered = section.render(config)) j[std::string(section.name)] = std::move(*rendered);
-  }
+  for (const auto& [name, section] : config.device_sections) j[name] = section;
   return j;
 }
 

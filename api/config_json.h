@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "vmm/config/limits.h"
+#include "vmm/config/rate_limiter_json.h"
 #include "vmm/config/vm_config.h"
 
 namespace hearth::api {
@@ -48,7 +49,6 @@ struct DrivePatch {
   std::optional<RateLimiterConfig> rate_limiter;
 };
 DrivePatch parse_drive_patch(const nlohmann::json& j, std::string_view context = "drive");
-RateLimiterConfig parse_rate_limiter(const nlohmann::json& j, std::string_view context);
 LoggerConfig parse_logger(const nlohmann::json& j, std::string_view context = "logger");
 MetricsConfig parse_metrics(const nlohmann::json& j, std::string_view context = "metrics");
 
@@ -70,7 +70,6 @@ nlohmann::json to_json(const VmConfig& config);
 nlohmann::json to_json(const BootSourceConfig& boot);
 nlohmann::json to_json(const MachineConfig& machine);
 nlohmann::json to_json(const DriveConfig& drive);
-nlohmann::json to_json(const RateLimiterConfig& limiter);
 nlohmann::json to_json(const LoggerConfig& logger);
 nlohmann::json to_json(const MetricsConfig& metrics);
 

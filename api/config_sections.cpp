@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "api/config_json.h"
-#include "api/json_reader.h"
+#include "vmm/config/json_reader.h"
 #include "vmm/base/error.h"
 
 namespace hearth::api {
@@ -28,15 +28,6 @@ void check_none_only(const ObjectReader& r, std::string_view key, std::string_vi
   if (v == nullptr) return;
   if (!v->is_string()) throw_type_error(r.path(key), "a string", *v);
   if (v->get<std::string>() != "None") r.fail(key, fmt::format("{} are not supported", what));
-}
-
-TokenBucketConfig parse_token_bucket(const nlohmann::json& j, std::string context) {
-  ObjectReader r(j, std::move(context), {"size", "one_time_burst", "refill_time"});
-  TokenBucketConfig b;
-  b.size = r.unsigned_int("size", 0, kU64Max);
-  b.one_time_burst = r.opt_unsigned_int("one_time_burst", 0, kU64Max).value_or(0);
-  b.refill_time_ms = r.unsigned_int("refill_time", 0, kU64Max);
-  return b;
 }
 
 template <typename T>
@@ -170,14 +161,6 @@ void validate_drive_id(std::string_view id, std::string_view where) {
       throw Error(fmt::format("{}: may contain only letters, digits and '_'", where));
     }
   }
-}
-
-RateLimiterConfig parse_rate_limiter(const nlohmann::json& j, std::string_view context) {
-  ObjectReader r(j, std::string(context), {"bandwidth", "ops"});
-  RateLimiterConfig l;
-  if (const auto* b = r.get("bandwidth")) l.bandwidth = parse_token_bucket(*b, r.path("bandwidth"));
-  if (const auto* o = r.get("ops")) l.ops = parse_token_bucket(*o, r.path("ops"));
-  return l;
 }
 
 DriveConfig parse_drive(const nlohmann::json& j, std::string_view context) {

@@ -39,7 +39,7 @@ class Controller {
   virtual Result<> put_logger(const LoggerConfig& logger) = 0;
   virtual Result<> put_metrics(const MetricsConfig& metrics) = 0;
   virtual Result<> put_serial(const SerialConfig& serial) = 0;
-  // PUT /<section> for a device kind of the registry (api/device_sections.h), before boot.
+  // PUT /<section> for a device kind of the registry (vmm/config/device_kind.h), before boot.
   virtual Result<> put_device_section(std::string_view section, const nlohmann::json& body) = 0;
 
   virtual Result<> instance_start() = 0;

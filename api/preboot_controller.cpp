@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "api/config_checks.h"
-#include "api/device_sections.h"
+#include "vmm/config/device_kind.h"
 #include "vmm/base/error.h"
 #include "vmm/base/host_file.h"
 
@@ -162,11 +162,11 @@ Result<> PrebootConfigController::put_serial(const SerialConfig& serial) {
 }
 
 Result<> PrebootConfigController::put_device_section(std::string_view section, const nlohmann::json& body) {
-  const DeviceSection* kind = find_device_section(section);
+  const DeviceConfigKind* kind = find_device_config_kind(section);
   if (kind == nullptr) return bad_request(fmt::format("{}: unknown device kind", section));
   return preboot(fmt::format("PUT /{}", section), [&] {
-    VmConfig updated = config_;  // parse into a copy: a bad body changes nothing
-    kind->parse(body, section, updated);
+    VmConfig updated = config_;  // validate into a copy: a bad body changes nothing
+    updated.device_sections[std::string(section)] = kind->validate(body, section);
     check_virtio_device_count(updated, section);
     config_ = std::move(updated);
   });

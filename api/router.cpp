@@ -1,6 +1,6 @@
 #include "api/router.h"
 
-#include "api/device_sections.h"
+#include "vmm/config/device_kind.h"
 
 #include <fmt/ranges.h>
 
@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 
 #include "api/config_json.h"
-#include "api/json_reader.h"
+#include "vmm/config/json_reader.h"
 #include "vmm/base/error.h"
 
 namespace hearth::api {
@@ -129,7 +129,7 @@ std::vector<std::string_view> methods_for(const std::vector<std::string_view>& p
     if (r == "vm") return {"PATCH"};
     if (r == "metrics") return {"GET", "PUT"};
   }
-  if (parts.size() == 1 && find_device_section(r) != nullptr) return {"PUT"};
+  if (parts.size() == 1 && find_device_config_kind(r) != nullptr) return {"PUT"};
   if (parts.size() == 2 && r == "drives") return {"PUT", "PATCH"};
   if (parts.size() == 2 && r == "vm" && parts[1] == "config") return {"GET"};
   return {};
@@ -234,11 +234,10 @@ HttpResponse Router::route(const HttpRequest& request, std::string_view resource
     }
   }
   if (depth == 1 && method == "PUT") {
-    if (const DeviceSection* section = find_device_section(resource)) {
-      nlohmann::json j = body(section->name);
-      VmConfig scratch;  // validated here, so a bad body is a 400 without a trip to the VMM thread
-      section->parse(j, section->name, scratch);
-      return respond(call([&](Controller& c) { return c.put_device_section(section->name, j); }));
+    if (const DeviceConfigKind* kind = find_device_config_kind(resource)) {
+      nlohmann::json j = body(kind->name);
+      kind->validate(j, kind->name);  // a bad body is a 400 without a trip to the VMM thread
+      return respond(call([&](Controller& c) { return c.put_device_section(kind->name, j); }));
     }
   }
   if (resource == "serial" && depth == 1 && method == "PUT") {

@@ -135,7 +135,7 @@ TEST(MachineState, SnapshotBuildsASecondVmFromStateThatRunsToPass) {
                                         "console=ttyS0 testguest.run=rng testguest.hold_ms=2000"};
   config.machine.vcpu_count = 2;
   config.machine.mem_size_mib = 64;
-  config.entropy = EntropyConfig{};
+  config.device_sections["entropy"] = nlohmann::json::object();
   DriveConfig drive;
   drive.drive_id = "data";
   drive.path_on_host = disk;
@@ -192,7 +192,7 @@ TEST(MachineState, SnapshotBuildsASecondVmFromStateThatRunsToPass) {
     EXPECT_NE(std::string(e.what()).find("snapshot memory region 0 is 67108864 bytes"), std::string::npos) << e.what();
   }
   VmConfig no_rng = config;
-  no_rng.entropy.reset();
+  no_rng.device_sections.erase("entropy");
   EventLoop loop3;
   try {
     Vmm::from_state(no_rng, options, loop3, saved);

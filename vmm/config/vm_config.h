@@ -3,9 +3,12 @@
 // consumed by the VMM builder. Field names follow Firecracker's schema.
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace hearth {
 
@@ -65,21 +68,17 @@ struct MetricsConfig {
   std::string metrics_path;
 };
 
-// Firecracker's "entropy" section: one virtio-rng device.
-struct EntropyConfig {
-  std::optional<RateLimiterConfig> rate_limiter;
-};
-
 struct VmConfig {
   std::optional<BootSourceConfig> boot_source;
   MachineConfig machine;
   std::vector<DriveConfig> drives;
   std::optional<LoggerConfig> logger;
   std::optional<MetricsConfig> metrics;
-  std::optional<EntropyConfig> entropy;
+  // Device kinds of the registry (vmm/config/device_kind.h): section name -> validated body.
+  std::map<std::string, nlohmann::json> device_sections;
 };
 
 // Each of these is one virtio-mmio device; their total is bounded by kMaxVirtioDevices.
-inline size_t virtio_device_count(const VmConfig& c) { return c.drives.size() + (c.entropy ? 1 : 0); }
+inline size_t virtio_device_count(const VmConfig& c) { return c.drives.size() + c.device_sections.size(); }
 
 }  // namespace hearth

@@ -1,6 +1,6 @@
 #include "vmm/core/vmm.h"
 
-#include "virtio/rng/device.h"
+#include "vmm/device_manager/device_kinds.h"
 #include "vmm/device_manager/device_manager.h"
 
 #include <spdlog/spdlog.h>
@@ -41,7 +41,7 @@ void validate(const VmConfig& config) {
   }
   const size_t virtio_devices = virtio_device_count(config);
   if (virtio_devices > kMaxVirtioDevices) {
-    throw Error(fmt::format("drives: at most {} virtio devices (drives, entropy) are supported, got {}",
+    throw Error(fmt::format("drives: at most {} virtio devices (drives and other device sections) are supported, got {}",
                             kMaxVirtioDevices, virtio_devices));
   }
   if (m.mem_size_mib < kMinMemSizeMib) {
@@ -151,10 +151,11 @@ void Vmm::create_virtio_devices() {
 }
 
 void Vmm::add_optional_virtio_devices() {
-  if (config_.entropy) {
-    auto rng = std::make_shared<virtio::rng::RngDevice>(virtio::rng::EntropyDeviceConfig{config_.entropy->rate_limiter},
-                                                        &loop_);
-    devices_->add_virtio(rng, "entropy.");
+  for (const virtio::VirtioDeviceKind* kind : virtio_device_kinds()) {
+    auto section = config_.device_sections.find(std::string(kind->config.name));
+    if (section == config_.device_sections.end()) continue;
+    virtio::BuiltDevice built = kind->build(section->second, &loop_);
+    devices_->add_virtio(std::move(built.virtio), std::move(built.model), std::string(kind->metrics_prefix));
   }
 }
 

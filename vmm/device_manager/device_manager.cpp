@@ -39,8 +39,8 @@ void DeviceManager::add_legacy(std::shared_ptr<Device> device, std::string metri
   devices_.push_back({std::move(device), std::move(metrics_prefix), nullptr});
 }
 
-void DeviceManager::add_virtio_device(std::shared_ptr<virtio::VirtioDevice> virtio, std::shared_ptr<Device> model,
-                                      std::string metrics_prefix) {
+void DeviceManager::add_virtio(std::shared_ptr<virtio::VirtioDevice> virtio, std::shared_ptr<Device> model,
+                               std::string metrics_prefix) {
   static_assert(kMaxVirtioDevices <= layout::kVirtioMmioMaxDevices);
   static_assert(layout::kVirtioIrqFirst + kMaxVirtioDevices <= layout::kIoapicPins);
   const auto index = static_cast<uint32_t>(virtio_.size());

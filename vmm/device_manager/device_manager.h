@@ -42,8 +42,11 @@ class DeviceManager {
   // `device` must implement both VirtioDevice and Device.
   template <typename T>
   void add_virtio(const std::shared_ptr<T>& device, std::string metrics_prefix) {
-    add_virtio_device(device, device, std::move(metrics_prefix));
+    add_virtio(device, device, std::move(metrics_prefix));
   }
+  // The same device seen through both interfaces.
+  void add_virtio(std::shared_ptr<virtio::VirtioDevice> virtio, std::shared_ptr<Device> model,
+                  std::string metrics_prefix);
 
   const std::vector<acpi::VirtioMmioDevice>& virtio_windows() const { return windows_; }
   std::vector<std::string> cmdline_parts() const;
@@ -64,8 +67,6 @@ class DeviceManager {
     std::string metrics_prefix;
     std::shared_ptr<virtio::mmio::MmioTransport> transport;  // null for legacy devices
   };
-  void add_virtio_device(std::shared_ptr<virtio::VirtioDevice> virtio, std::shared_ptr<Device> model,
-                         std::string metrics_prefix);
 
   const kvm::Vm& vm_;
   const GuestMemory& memory_;

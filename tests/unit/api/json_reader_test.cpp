@@ -1,4 +1,4 @@
-#include "api/json_reader.h"
+#include "vmm/config/json_reader.h"
 
 #include <gtest/gtest.h>
 

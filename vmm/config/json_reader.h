@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace hearth::api {
+namespace hearth {
 
 // Parses `text`; malformed input throws Error("<context>: invalid JSON at line L column C: ...").
 nlohmann::json parse_json(std::string_view text, std::string_view context);
@@ -61,4 +61,4 @@ class ObjectReader {
 [[noreturn]] void throw_type_error(std::string_view where, std::string_view expected,
                                    const nlohmann::json& got);
 
-}  // namespace hearth::api
+}  // namespace hearth

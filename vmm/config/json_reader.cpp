@@ -1,4 +1,4 @@
-#include "api/json_reader.h"
+#include "vmm/config/json_reader.h"
 
 #include <algorithm>
 
@@ -6,7 +6,7 @@
 
 #include "vmm/base/error.h"
 
-namespace hearth::api {
+namespace hearth {
 namespace {
 
 // nlohmann reports a byte offset; users want line and column.
@@ -167,4 +167,4 @@ uint64_t ObjectReader::unsigned_int(std::string_view key, uint64_t min, uint64_t
   return *opt_unsigned_int(key, min, max);
 }
 
-}  // namespace hearth::api
+}  // namespace hearth

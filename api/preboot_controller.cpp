@@ -77,9 +77,7 @@ Result<> PrebootConfigController::preboot(std::string_view operation, F&& f) {
 Result<InstanceInfo> PrebootConfigController::describe_instance() {
   InstanceInfo info;
   info.vmm_version = vmm_version_;
-  info.state = state_ == VmState::kNotStarted ? "Not started"
-               : state_ == VmState::kRunning  ? "Running"
-                                              : "Paused";
+  info.state = std::string(describe(state_));
   return info;
 }
 
@@ -178,7 +176,7 @@ Result<> PrebootConfigController::instance_start() {
     return bad_request("InstanceStart: no boot source is configured (PUT /boot-source first)");
   }
   Result<> r = catching([&] { return start_vm(config_); });
-  if (r.ok()) state_ = VmState::kRunning;
+  if (r.ok()) state_ = *next_state(state_, VmEvent::kStart);
   return r;
 }
 
@@ -197,7 +195,7 @@ Result<> PrebootConfigController::pause() {
   if (state_ == VmState::kNotStarted) return bad_request("Pause is not allowed before boot");
   if (state_ == VmState::kPaused) return {};
   Result<> r = catching([&] { return pause_vm(); });
-  if (r.ok()) state_ = VmState::kPaused;
+  if (r.ok()) state_ = *next_state(state_, VmEvent::kPause);
   return r;
 }
 
@@ -205,7 +203,7 @@ Result<> PrebootConfigController::resume() {
   if (state_ == VmState::kNotStarted) return bad_request("Resume is not allowed before boot");
   if (state_ == VmState::kRunning) return {};
   Result<> r = catching([&] { return resume_vm(); });
-  if (r.ok()) state_ = VmState::kRunning;
+  if (r.ok()) state_ = *next_state(state_, VmEvent::kResume);
   return r;
 }
 

@@ -9,6 +9,7 @@
 
 #include "api/controller.h"
 #include "vmm/base/fd.h"
+#include "vmm/config/lifecycle.h"
 #include "vmm/metrics/registry.h"
 #include "vmm/metrics/sink.h"
 
@@ -16,7 +17,7 @@ namespace hearth::api {
 
 class PrebootConfigController : public Controller {
  public:
-  enum class VmState { kNotStarted, kRunning, kPaused };
+  using VmState = hearth::VmState;
 
   explicit PrebootConfigController(std::string vmm_version, VmConfig initial = {},
                                    metrics::Registry& registry = metrics::global());

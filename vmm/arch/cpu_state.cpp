@@ -48,8 +48,8 @@ void restore_vcpu(const kvm::Vcpu& vcpu, const VcpuState& s) {
   vcpu.set_vcpu_events(s.events);
 }
 
-VmState save_vm(const kvm::Vm& vm) {
-  VmState s;
+KvmVmState save_vm(const kvm::Vm& vm) {
+  KvmVmState s;
   s.pit = vm.get_pit2();
   s.clock = vm.get_clock();
   s.pic_master = vm.get_irqchip(KVM_IRQCHIP_PIC_MASTER);
@@ -58,7 +58,7 @@ VmState save_vm(const kvm::Vm& vm) {
   return s;
 }
 
-void restore_vm(const kvm::Vm& vm, const VmState& s) {
+void restore_vm(const kvm::Vm& vm, const KvmVmState& s) {
   vm.set_pit2(s.pit);
   kvm_clock_data clock = s.clock;
   clock.flags = 0;  // only the clock value is settable

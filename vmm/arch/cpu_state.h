@@ -22,7 +22,7 @@ struct VcpuState {
   std::vector<kvm_msr_entry> msrs;
 };
 
-struct VmState {
+struct KvmVmState {
   kvm_clock_data clock{};
   kvm_irqchip pic_master{};
   kvm_irqchip pic_slave{};
@@ -39,7 +39,7 @@ VcpuState save_vcpu(const kvm::Vcpu& vcpu, const std::vector<uint32_t>& msr_indi
 // Restores in the order KVM needs: MSRs and special registers before the LAPIC, events last.
 void restore_vcpu(const kvm::Vcpu& vcpu, const VcpuState& state);
 
-VmState save_vm(const kvm::Vm& vm);
-void restore_vm(const kvm::Vm& vm, const VmState& state);
+KvmVmState save_vm(const kvm::Vm& vm);
+void restore_vm(const kvm::Vm& vm, const KvmVmState& state);
 
 }  // namespace hearth::arch

@@ -188,6 +188,12 @@ void Vmm::create_vcpus() {
   }
 }
 
+void Vmm::advance(VmEvent event, const char* refusal) {
+  const auto next = next_state(state_, event);
+  if (!next) throw Error(refusal);
+  state_ = *next;
+}
+
 void Vmm::restore_from(const VmSnapshot& snapshot) {
   const auto& regions = memory_.regions();
   if (snapshot.memory.size() != regions.size()) {
@@ -201,7 +207,7 @@ void Vmm::restore_from(const VmSnapshot& snapshot) {
     }
     memory_.write(regions[i].range.start, snapshot.memory[i]);
   }
-  state_ = VmState::kPaused;  // the vCPU threads start on resume()
+  advance(VmEvent::kRestore, "a snapshot can only be restored into a new microVM");  // vCPUs start on resume()
   restore_machine_state(snapshot.machine);
   restore_devices(snapshot.devices);
 }
@@ -219,29 +225,25 @@ VmSnapshot Vmm::snapshot() {
 }
 
 void Vmm::start() {
-  if (state_ != VmState::kNotStarted) throw Error("the microVM was already started");
+  advance(VmEvent::kStart, "the microVM was already started");
   for (auto& v : vcpus_) v->start();
   vcpus_started_ = true;
-  state_ = VmState::kRunning;
   SPDLOG_INFO("microVM started: {} vCPU(s), {} MiB", config_.machine.vcpu_count, config_.machine.mem_size_mib);
 }
 
 void Vmm::pause() {
-  if (state_ != VmState::kRunning) throw Error("the microVM is not running");
+  advance(VmEvent::kPause, "the microVM is not running");
   for (auto& v : vcpus_) v->pause();
-  state_ = VmState::kPaused;
 }
 
 void Vmm::resume() {
-  if (state_ != VmState::kPaused) throw Error("the microVM is not paused");
+  advance(VmEvent::kResume, "the microVM is not paused");
   if (!vcpus_started_) {  // built from a snapshot: the threads were never started
     for (auto& v : vcpus_) v->start();
     vcpus_started_ = true;
-    state_ = VmState::kRunning;
     return;
   }
   for (auto& v : vcpus_) v->resume();
-  state_ = VmState::kRunning;
 }
 
 void Vmm::send_ctrl_alt_del() {

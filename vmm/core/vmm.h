@@ -13,6 +13,7 @@
 #include "vmm/arch/cpu_state.h"
 #include "devices/model/device.h"
 #include "vmm/base/eventfd.h"
+#include "vmm/config/lifecycle.h"
 #include "vmm/config/vm_config.h"
 #include "vmm/base/event_loop.h"
 #include "vmm/core/guest_loader.h"
@@ -45,11 +46,10 @@ struct VmmOptions {
   int console_out_fd = 1;     // serial output
 };
 
-enum class VmState { kNotStarted, kRunning, kPaused, kStopped };
 
 // KVM's part of a paused VM: in-kernel irqchip, PIT and clock, and every vCPU.
 struct MachineState {
-  arch::VmState vm;
+  arch::KvmVmState vm;
   std::vector<arch::VcpuState> vcpus;
 };
 
@@ -107,6 +107,8 @@ class Vmm {
   std::vector<std::pair<std::string, uint64_t>> vcpu_exit_counts() const;
 
  private:
+  // Moves the lifecycle on by `event`, or throws Error(`refusal`) when it does not allow it.
+  void advance(VmEvent event, const char* refusal);
   Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop, const VmSnapshot* snapshot);
   void restore_from(const VmSnapshot& snapshot);
   void create_vm();

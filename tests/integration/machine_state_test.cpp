@@ -132,7 +132,7 @@ TEST(MachineState, SnapshotBuildsASecondVmFromStateThatRunsToPass) {
   VmConfig config;
   // The rng self-test activates the entropy device; the guest then holds, and is paused meanwhile.
   config.boot_source = BootSourceConfig{testguest_elf(), std::nullopt,
-                                        "console=ttyS0 testguest.run=rng testguest.hold_ms=2000"};
+                                        "console=ttyS0 testguest.run=rng testguest.hold_ms=5000"};
   config.machine.vcpu_count = 2;
   config.machine.mem_size_mib = 64;
   config.device_sections["entropy"] = nlohmann::json::object();

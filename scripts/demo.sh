@@ -14,8 +14,9 @@ cat > build/demo/vm.json <<JSON
     "kernel_image_path": "$PWD/build/tests/guest/testguest.elf",
     "boot_args": "console=ttyS0 testguest.run=boot"
   },
-  "machine-config": { "vcpu_count": 2, "mem_size_mib": 256 }
+  "machine-config": { "vcpu_count": 2, "mem_size_mib": 256 },
+  "entropy": {}
 }
 JSON
-echo "demo: booting build/demo/vm.json (2 vCPUs, 256 MiB) with the test guest"
+echo "demo: booting build/demo/vm.json (2 vCPUs, 256 MiB, a virtio-rng) with the test guest"
 exec build/hearth --config-file build/demo/vm.json --no-api --level Info --boot-timer

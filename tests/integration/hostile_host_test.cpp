@@ -5,7 +5,6 @@
 // stop on SIGTERM within a second.
 #include <gtest/gtest.h>
 
-#include <elf.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,6 +20,7 @@
 
 #include "tests/integration/api_client.h"
 #include "tests/integration/harness.h"
+#include "tests/unit/loader/test_images.h"
 
 namespace hearth::test {
 namespace {
@@ -305,7 +305,7 @@ void expect_config_refused(const std::vector<std::string>& argv, const std::stri
 TEST(HostileConfigFile, TheConfigFileItself) {
   TempDir dir;
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {make_fifo(dir), "--config-file: '" + (dir.path() / "fifo").string() + "' is a FIFO"},
+      {make_fifo(dir), "--config-file: '" + (dir.path() / "fifo").string() + "' is empty"},  // no writer: no wait
       {dir.path().string(), "is a directory"},
       {"/dev/zero", "is a character device"},
       {make_sparse(dir), "is 1099511627776 bytes, more than the 1048576 allowed"},
@@ -315,6 +315,20 @@ TEST(HostileConfigFile, TheConfigFileItself) {
     SCOPED_TRACE(path);
     expect_config_refused({hearth_binary(), "--no-api", "--config-file", path}, fragment);
   }
+}
+
+// A pipe is a fine config file (process substitution, /dev/stdin), and an endless one is cut off.
+TEST(HostileConfigFile, PipesAreReadWithABound) {
+  TempDir dir;
+  auto config = testguest_config(1, 64, "console=ttyS0 testguest.run=boot");
+  config["boot-source"]["kernel_image_path"] = "/nonexistent/kernel";  // parsed, then refused by name
+  const std::string file = dir.write("vm.json", config.dump());
+  expect_config_refused({"/bin/sh", "-c", "cat \"$1\" | exec \"$0\" --no-api --config-file /dev/stdin", hearth_binary(), file},
+                        "boot-source.kernel_image_path: cannot open '/nonexistent/kernel'");
+  expect_config_refused({"/bin/sh", "-c", "exec \"$0\" --no-api --config-file /dev/stdin < /dev/zero", hearth_binary()},
+                        "is a character device");
+  expect_config_refused({"/bin/sh", "-c", "yes | exec \"$0\" --no-api --config-file /dev/stdin", hearth_binary()},
+                        "sends more than the 1048576 bytes allowed");
 }
 
 TEST(HostileConfigFile, PathsInsideIt) {
@@ -425,28 +439,10 @@ TEST(HostileKernel, TruncatedBzImageIsRefusedNamingSyssize) {
 // A segment in the MMIO gap cannot be fixed with more memory, so the message must not suggest it.
 TEST(HostileKernel, ElfSegmentInTheMmioGapIsNamedAsSuch) {
   HEARTH_REQUIRE_KVM();
-  Elf64_Ehdr eh{};
-  std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
-  eh.e_ident[EI_CLASS] = ELFCLASS64;
-  eh.e_ident[EI_DATA] = ELFDATA2LSB;
-  eh.e_ident[EI_VERSION] = EV_CURRENT;
-  eh.e_type = ET_EXEC;
-  eh.e_machine = EM_X86_64;
-  eh.e_version = EV_CURRENT;
-  eh.e_entry = 0xCFF00000;
-  eh.e_phoff = sizeof(Elf64_Ehdr);
-  eh.e_ehsize = sizeof(Elf64_Ehdr);
-  eh.e_phentsize = sizeof(Elf64_Phdr);
-  eh.e_phnum = 1;
-  Elf64_Phdr ph{};
-  ph.p_type = PT_LOAD;
-  ph.p_offset = 0x1000;
-  ph.p_vaddr = ph.p_paddr = 0xCFF00000;  // straddles the gap at 0xD0000000
-  ph.p_filesz = 16;
-  ph.p_memsz = 2 << 20;
-  std::string image(0x1010, '\0');
-  std::memcpy(image.data(), &eh, sizeof(eh));
-  std::memcpy(image.data() + sizeof(eh), &ph, sizeof(ph));
+  // 16 file bytes, 2 MiB in memory, straddling the gap at 0xD0000000.
+  const std::vector<uint8_t> elf =
+      loader::test::ElfBuilder().load(0xCFF00000, std::vector<uint8_t>(16, 0), 2 << 20).entry(0xCFF00000).build();
+  const std::string image(elf.begin(), elf.end());
   TempDir dir;
   auto config = testguest_config(1, 128, "console=ttyS0");
   config["boot-source"]["kernel_image_path"] = dir.write("gap.elf", image);

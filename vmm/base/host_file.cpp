@@ -2,6 +2,7 @@
 
 #include <limits.h>
 #include <linux/fs.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -160,6 +161,39 @@ std::vector<uint8_t> read_host_file(const std::string& path, std::string_view wh
   } while (n < 0 && errno == EINTR);
   if (n > 0) throw Error(fmt::format("{}: '{}' grew while it was being read", what, path));
   return data;
+}
+
+std::vector<uint8_t> read_host_stream(const std::string& path, std::string_view what, uint64_t max_bytes,
+                                      int idle_timeout_ms) {
+  HostFileRules rules;
+  rules.kinds = kRegularFile | kFifo;
+  rules.max_bytes = max_bytes;
+  HostFile file = open_host_file(path, what, rules);
+  if (file.kind == kRegularFile) {
+    file.fd.reset();
+    return read_host_file(path, what, max_bytes);
+  }
+  std::vector<uint8_t> data;
+  uint8_t chunk[4096];
+  while (true) {
+    const ssize_t n = ::read(file.fd.get(), chunk, sizeof(chunk));
+    if (n > 0) {
+      if (data.size() + static_cast<size_t>(n) > max_bytes) {
+        throw Error(fmt::format("{}: '{}' sends more than the {} bytes allowed", what, path, max_bytes));
+      }
+      data.insert(data.end(), chunk, chunk + n);
+      continue;
+    }
+    if (n == 0) return data;  // EOF: every writer closed (or there never was one)
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) fail_errno(what, "read", path);
+    pollfd p{file.fd.get(), POLLIN, 0};
+    const int ready = ::poll(&p, 1, idle_timeout_ms);
+    if (ready < 0 && errno != EINTR) fail_errno(what, "poll", path);
+    if (ready == 0) {
+      throw Error(fmt::format("{}: '{}' sent nothing for {} ms and did not end", what, path, idle_timeout_ms));
+    }
+  }
 }
 
 }  // namespace hearth

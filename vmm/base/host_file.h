@@ -49,6 +49,12 @@ HostFile open_host_file(const std::string& path, std::string_view what, const Ho
 std::vector<uint8_t> read_host_file(const std::string& path, std::string_view what, uint64_t max_bytes,
                                     std::string_view max_bytes_reason = {});
 
+// Like read_host_file, but a pipe or FIFO is read too (`--config-file <(...)`, `/dev/stdin`): until EOF,
+// at most `max_bytes`, giving up when no data arrives for `idle_timeout_ms`. A FIFO with no writer
+// reads as empty at once; it never blocks the open.
+std::vector<uint8_t> read_host_stream(const std::string& path, std::string_view what, uint64_t max_bytes,
+                                      int idle_timeout_ms);
+
 // "regular file", "FIFO", "directory", ... for messages.
 std::string_view describe_file_type(unsigned st_mode);
 

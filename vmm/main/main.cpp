@@ -46,7 +46,9 @@ struct Options {
 constexpr int kMetricsFlushSeconds = 60;  // as Firecracker
 
 std::string read_config_file(const std::string& path) {
-  const auto bytes = read_host_file(path, "--config-file", kMaxConfigFileBytes);
+  // A pipe works too (`--config-file <(...)`, `/dev/stdin`); a device node or a directory does not.
+  const auto bytes = read_host_stream(path, "--config-file", kMaxConfigFileBytes, 10000);
+  if (bytes.empty()) throw Error(fmt::format("--config-file: '{}' is empty", path));
   return std::string(bytes.begin(), bytes.end());
 }
 

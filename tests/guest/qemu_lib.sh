@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2034,SC2154  # variables are shared with the sourcing script
-# Shared by run_qemu.sh and run_qemu_blk.sh, which source it: skip checks, QEMU runs under a timeout,
-# failure reports and the closing summary. The sourcing script sets $elf (the guest) and $boot_timeout
-# (seconds per run), and may set $hide_log_re (log lines that fail() leaves out).
+# Shared by run_qemu.sh, run_qemu_blk.sh and run_qemu_rng.sh, which source it: skip checks, QEMU runs under a
+# timeout, virtio-mmio boots, failure reports and the closing summary. The sourcing script sets $elf (the guest)
+# and $boot_timeout (seconds per run), and may set $hide_log_re (log lines that fail() leaves out).
 # Exit statuses: 0 all passed, 1 a check failed, 77 cannot run here.
 
 qemu=${QEMU:-qemu-system-x86_64}
@@ -19,6 +19,14 @@ qemu_begin() {
   trap 'rm -rf "$workdir"' EXIT
   failures=0
   summary=""
+}
+
+# virtio_begin: the start of the virtio-mmio runners: qemu_skip_checks, qemu_begin, and fail() leaves the e820
+# lines out.
+virtio_begin() {
+  qemu_skip_checks
+  qemu_begin
+  hide_log_re='^e820: '
 }
 
 # qemu_boot <name> <qemu args...>: runs `$qemu -accel kvm <args>` under $boot_timeout with stdin from
@@ -42,6 +50,27 @@ qemu_exited_ok() {
     return 1
   fi
   return 0
+}
+
+# virtio_run <name> <cmdline extra> <qemu args...>: boots under `-M microvm,acpi=off` with modern (version 2)
+# virtio-mmio devices from <qemu args> and testguest.run=<extra>; adds a summary row. Output in
+# $workdir/<name>.log, last TESTGUEST line in $last; returns as qemu_exited_ok.
+virtio_run() {
+  local name=$1 extra=$2
+  shift 2
+  qemu_boot "$name" -M microvm,acpi=off -cpu qemu64,-cx16,-pni \
+    -nodefaults -no-user-config -nographic -serial stdio -no-reboot -m 256 \
+    -global virtio-mmio.force-legacy=false "$@" \
+    -kernel "$elf" -append "console=ttyS0 testguest.run=$extra"
+  summary+=$(printf '  %-18s %6d ms  rc=%d' "$name" "$elapsed_ms" "$qemu_rc")$'\n'
+  qemu_exited_ok "$name"
+}
+
+# virtio_check <name> <cmdline extra> <qemu args...>: virtio_run, which must end in PASS.
+virtio_check() {
+  local name=$1
+  virtio_run "$@" || return 1
+  [ "$last" = "TESTGUEST PASS" ] || { fail "$name" "last result line is '$last'"; return 1; }
 }
 
 # fail <name> <message>: counts a failed check and shows the run's output and stderr (less warnings).

@@ -6,13 +6,10 @@ set -u
 
 elf=${1:?usage: run_qemu_blk.sh <testguest.elf>}
 boot_timeout=${TESTGUEST_QEMU_TIMEOUT:-120}
-# qemu_skip_checks, qemu_begin, qemu_boot, qemu_exited_ok, fail, expect_line, qemu_finish.
+# virtio_begin, virtio_run, virtio_check, fail, expect_line, qemu_finish.
 . "$(dirname "${BASH_SOURCE[0]}")/qemu_lib.sh"
-hide_log_re='^e820: '  # left out of the guest output that fail() shows
-
-qemu_skip_checks
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 not found (needed to make and check images)"; exit 77; }
-qemu_begin
+virtio_begin
 
 # 641 sectors (320.5 KiB): with 128 KiB requests, three requests, the last partial (64 KiB + 512 B
 # descriptors); small because guest instructions can be very slow under nested virtualisation.
@@ -43,65 +40,47 @@ for i, b in enumerate(data):
 PY
 }
 
-# run <name> <cmdline extra> <qemu args...>: output in $workdir/<name>.log, last TESTGUEST line in $last.
-run() {
-  local name=$1 extra=$2
-  shift 2
-  qemu_boot "$name" -M microvm,acpi=off -cpu qemu64,-cx16,-pni \
-    -nodefaults -no-user-config -nographic -serial stdio -no-reboot -m 256 \
-    -global virtio-mmio.force-legacy=false "$@" \
-    -kernel "$elf" -append "console=ttyS0 testguest.run=$extra"
-  summary+=$(printf '  %-18s %6d ms  rc=%d' "$name" "$elapsed_ms" "$qemu_rc")$'\n'
-  qemu_exited_ok "$name"
-}
-
-# check <name> <cmdline extra> <qemu args...>: the run must end in PASS.
-check() {
-  local name=$1
-  run "$@" || return 1
-  [ "$last" = "TESTGUEST PASS" ] || { fail "$name" "last result line is '$last'"; return 1; }
-}
-
 drive() { echo "id=d0,file=$1,format=raw,if=none${2:+,$2}"; }
 
 img="$workdir/disk.img"
 
-check sha256 "sha256" && expect_line sha256 "SHA256 ok"
+virtio_check sha256 "sha256" && expect_line sha256 "SHA256 ok"
 
 make_image "$img" 17
 want=$(sha256sum "$img" | cut -d' ' -f1)
-if check blk-read "blk-read testguest.blk_req_kib=128" -drive "$(drive "$img")" -device virtio-blk-device,drive=d0; then
+if virtio_check blk-read "blk-read testguest.blk_req_kib=128" -drive "$(drive "$img")" \
+  -device virtio-blk-device,drive=d0; then
   expect_line blk-read "BLK READ requests=3 bytes_per_request=131072"
   expect_line blk-read "BLK READ sectors=$sectors sha256=$want"
 fi
 
 # The whole drive in one 1 MiB-capable request per pass (11 descriptors), with FLUSH.
 make_image "$img" 29
-if check blk-write "blk-write" -drive "$(drive "$img")" -device virtio-blk-device,drive=d0; then
+if virtio_check blk-write "blk-write" -drive "$(drive "$img")" -device virtio-blk-device,drive=d0; then
   expect_line blk-write "BLK WRITE flushed"
   expect_line blk-write "BLK WRITE sectors=$sectors ok"
   why=$(check_written "$img" "$sectors" 29) || fail blk-write "host image after blk-write: $why"
 fi
 
 make_image "$img" 29
-if check blk-write-part "blk-write testguest.blk_sectors=100" -drive "$(drive "$img")" \
+if virtio_check blk-write-part "blk-write testguest.blk_sectors=100" -drive "$(drive "$img")" \
   -device virtio-blk-device,drive=d0; then
   expect_line blk-write-part "BLK WRITE sectors=100 ok"
   why=$(check_written "$img" 100 29) || fail blk-write-part "host image after blk-write: $why"
 fi
 
 make_image "$img" 17
-if check blk-ro "blk-ro" -drive "$(drive "$img" readonly=on)" -device virtio-blk-device,drive=d0; then
+if virtio_check blk-ro "blk-ro" -drive "$(drive "$img" readonly=on)" -device virtio-blk-device,drive=d0; then
   expect_line blk-ro "BLK RO ok"
   [ "$(sha256sum "$img" | cut -d' ' -f1)" = "$want" ] || fail blk-ro "read-only image changed"
 fi
-if run blk-ro-rw "blk-ro" -drive "$(drive "$img")" -device virtio-blk-device,drive=d0; then
+if virtio_run blk-ro-rw "blk-ro" -drive "$(drive "$img")" -device virtio-blk-device,drive=d0; then
   [ "$last" = "TESTGUEST FAIL blk-ro: drive does not advertise VIRTIO_BLK_F_RO" ] ||
     fail blk-ro-rw "last result line is '$last'"
 fi
 
 # Other virtio devices around the disk: discovery must walk every virtio_mmio.device= entry.
-if check blk-id "blk-id" -device virtio-rng-device -drive "$(drive "$img")" \
+if virtio_check blk-id "blk-id" -device virtio-rng-device -drive "$(drive "$img")" \
   -device virtio-blk-device,drive=d0,serial=hearth-blk-0 -device virtio-rng-device; then
   expect_line blk-id "BLK ID hearth-blk-0"
   [ "$(grep -ac 'virtio_mmio.device=' "$workdir/blk-id.log")" -eq 1 ] &&
@@ -109,11 +88,12 @@ if check blk-id "blk-id" -device virtio-rng-device -drive "$(drive "$img")" \
     fail blk-id "expected three virtio_mmio.device entries on the command line"
 fi
 # A 20-byte ID has no NUL terminator.
-if check blk-id-20 "blk-id" -drive "$(drive "$img")" -device virtio-blk-device,drive=d0,serial=ABCDEFGHIJKLMNOPQRSTUVWXYZ; then
+if virtio_check blk-id-20 "blk-id" -drive "$(drive "$img")" \
+  -device virtio-blk-device,drive=d0,serial=ABCDEFGHIJKLMNOPQRSTUVWXYZ; then
   expect_line blk-id-20 "BLK ID ABCDEFGHIJKLMNOPQRST"
 fi
 
-if run no-disk "blk-read"; then
+if virtio_run no-disk "blk-read"; then
   [ "$last" = "TESTGUEST FAIL open: no virtio-blk device among 0 virtio_mmio.device entries" ] ||
     fail no-disk "last result line is '$last'"
 fi
@@ -121,13 +101,14 @@ fi
 # QEMU answers these two with DEVICE_NEEDS_RESET, like Hearth: exercises the guest's reset-and-recover path.
 # (The other hostile tests are for Hearth: QEMU accepts some of those requests.)
 for t in loop huge-len; do
-  if check "hostile-$t" "blk-hostile-$t" -drive "$(drive "$img")" -device virtio-blk-device,drive=d0; then
+  if virtio_check "hostile-$t" "blk-hostile-$t" -drive "$(drive "$img")" -device virtio-blk-device,drive=d0; then
     expect_line "hostile-$t" "BLK HOSTILE $t needs_reset recovered"
     expect_line "hostile-$t" "BLK HOSTILE $t ok"
   fi
 done
 
-if check blk-bench "blk-bench testguest.bench_ops=2000" -drive "$(drive "$img")" -device virtio-blk-device,drive=d0; then
+if virtio_check blk-bench "blk-bench testguest.bench_ops=2000" -drive "$(drive "$img")" \
+  -device virtio-blk-device,drive=d0; then
   line=$(tr -d '\r' <"$workdir/blk-bench.log" | grep -a '^BLK BENCH seq_bytes=')
   [[ "$line" =~ ^"BLK BENCH seq_bytes=$((sectors * 512)) seq_us="[0-9]+" seq_mb_s="[0-9]+\.[0-9]" rand_ops=2000 rand_us="[0-9]+" rand_iops="[0-9]+$ ]] ||
     fail blk-bench "bad bench line: '$line'"

@@ -6,31 +6,9 @@ set -u
 
 elf=${1:?usage: run_qemu_rng.sh <testguest.elf>}
 boot_timeout=${TESTGUEST_QEMU_TIMEOUT:-120}
-# qemu_skip_checks, qemu_begin, qemu_boot, qemu_exited_ok, fail, expect_line, qemu_finish.
+# virtio_begin, virtio_run, virtio_check, fail, expect_line, qemu_finish.
 . "$(dirname "${BASH_SOURCE[0]}")/qemu_lib.sh"
-hide_log_re='^e820: '  # left out of the guest output that fail() shows
-
-qemu_skip_checks
-qemu_begin
-
-# run <name> <cmdline extra> <qemu args...>: output in $workdir/<name>.log, last TESTGUEST line in $last.
-run() {
-  local name=$1 extra=$2
-  shift 2
-  qemu_boot "$name" -M microvm,acpi=off -cpu qemu64,-cx16,-pni \
-    -nodefaults -no-user-config -nographic -serial stdio -no-reboot -m 256 \
-    -global virtio-mmio.force-legacy=false "$@" \
-    -kernel "$elf" -append "console=ttyS0 testguest.run=$extra"
-  summary+=$(printf '  %-18s %6d ms  rc=%d' "$name" "$elapsed_ms" "$qemu_rc")$'\n'
-  qemu_exited_ok "$name"
-}
-
-# check <name> <cmdline extra> <qemu args...>: the run must end in PASS.
-check() {
-  local name=$1
-  run "$@" || return 1
-  [ "$last" = "TESTGUEST PASS" ] || { fail "$name" "last result line is '$last'"; return 1; }
-}
+virtio_begin
 
 # line <name> <regex>: sets $got to the run's first line matching the (extended) regex; a failure if none.
 line() {
@@ -44,7 +22,7 @@ field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 
 # Another virtio device in front of the rng: discovery must skip DeviceIDs that are not 4.
 digests=()
-if check rng "rng" -device virtio-balloon-device -device virtio-rng-device; then
+if virtio_check rng "rng" -device virtio-balloon-device -device virtio-rng-device; then
   line rng '^rng: dev base=0x[0-9a-f]+ irq=[0-9]+ features=0x[0-9a-f]+ queue=[0-9]+$'
   line rng '^rng: requests=[0-9]+ short=[0-9]+$'
   line rng '^rng: bytes=4096 sha256=[0-9a-f]{64}$' && { echo "$got"; digests+=("$(field "$got" sha256)"); }
@@ -54,7 +32,7 @@ if check rng "rng" -device virtio-balloon-device -device virtio-rng-device; then
 fi
 
 # QEMU's limiter (at most max-bytes per period ms) answers the 1000- and 2520-byte requests short.
-if check rng-short "rng" -device virtio-rng-device,max-bytes=700,period=100; then
+if virtio_check rng-short "rng" -device virtio-rng-device,max-bytes=700,period=100; then
   if line rng-short '^rng: requests=[0-9]+ short=[0-9]+$'; then
     echo "rng-short: $got"
     [ "$(field "$got" short)" -gt 0 ] || fail rng-short "expected short answers under max-bytes=700"
@@ -68,12 +46,12 @@ fi
 
 rate_re='^rng-rate: bytes=2048 requests=[0-9]+ short=[0-9]+ ticks=[0-9]+ us=[0-9]+ bytes_per_s=[0-9]+ tsc_khz=[0-9]+ source=[a-z0-9-]+$'
 fast_us=""
-if check rng-rate "rng-rate" -device virtio-rng-device && line rng-rate "$rate_re"; then
+if virtio_check rng-rate "rng-rate" -device virtio-rng-device && line rng-rate "$rate_re"; then
   echo "$got"
   fast_us=$(field "$got" us)
 fi
 # 1 KiB/s: the first 1024 bytes at once, the rest a period later, so about a second in all.
-if check rng-rate-limited "rng-rate" -device virtio-rng-device,max-bytes=1024,period=1000 &&
+if virtio_check rng-rate-limited "rng-rate" -device virtio-rng-device,max-bytes=1024,period=1000 &&
   line rng-rate-limited "$rate_re"; then
   echo "$got"
   us=$(field "$got" us)
@@ -85,7 +63,7 @@ if check rng-rate-limited "rng-rate" -device virtio-rng-device,max-bytes=1024,pe
   fi
 fi
 
-if run no-device "rng"; then
+if virtio_run no-device "rng"; then
   [ "$last" = "TESTGUEST FAIL rng: no virtio-rng device among 0 virtio_mmio.device entries" ] ||
     fail no-device "last result line is '$last'"
 fi
@@ -95,7 +73,7 @@ fi
 # and never completes a request with no writable bytes (readable, zero-len), so `rng-hostile` as a whole
 # fails on QEMU.
 for t in loop avail-jump; do
-  if check "hostile-$t" "rng-hostile-$t" -device virtio-rng-device; then
+  if virtio_check "hostile-$t" "rng-hostile-$t" -device virtio-rng-device; then
     line "hostile-$t" "^rng-hostile: $t (needs_reset status=0x[0-9a-f]+|used_len=0)\$" && echo "$got"
     expect_line "hostile-$t" "rng-hostile: $t recovered"
     expect_line "hostile-$t" "rng-hostile: ok cases=1"

@@ -6,6 +6,8 @@
 
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* snprintf that yields buf, for `return format_reason(err, sizeof err, "why %u", n);` (buf is used twice). */
+#define format_reason(buf, size, ...) (snprintf((buf), (size), __VA_ARGS__), (const char *)(buf))
 /* Prints to the serial console. */
 void printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -75,9 +75,8 @@ int vblk_submit(struct vblk *b, uint32_t slot, uint32_t type, uint64_t sector, v
 /* Waits for the next completion: 0 with the slot and its status byte, or -1 (b->err). */
 int vblk_reap(struct vblk *b, uint32_t *slot, uint8_t *status);
 
-enum vblk_wait { VBLK_WAIT_USED, VBLK_WAIT_NEEDS_RESET, VBLK_WAIT_TIMEOUT, VBLK_WAIT_BROKEN };
 /* Polls for a used element or DEVICE_NEEDS_RESET, up to b->timeout_tsc. */
-enum vblk_wait vblk_wait(struct vblk *b, struct virtq_used_elem *e);
+enum virtio_wait vblk_wait(struct vblk *b, struct virtq_used_elem *e);
 /* Waits (bounded) for `bits` in InterruptStatus; returns what was seen (0 on timeout) and acks it. */
 uint32_t vblk_wait_isr(struct vblk *b, uint32_t bits);
 

@@ -2,6 +2,7 @@
 
 #include "io.h"
 #include "paging.h"
+#include "printf.h"
 #include "str.h"
 #include "tsc.h"
 
@@ -9,6 +10,7 @@
 #define MIN_WINDOW 0x100 /* registers only; config space is checked access by access */
 #define FOUR_GIB 0x100000000ull
 #define RESET_TIMEOUT_MS 2000
+#define STATUS_POLL_US 100 /* how often a wait also reads Status (an MMIO exit) for NEEDS_RESET */
 
 /* Like Linux's memparse: decimal or 0x hex with an optional K/M/G suffix. Returns the end, or NULL. */
 static const char *parse_num(const char *p, const char *end, uint64_t *out, int allow_suffix) {
@@ -205,4 +207,77 @@ const char *virtio_mmio_driver_ok(struct virtio_mmio_dev *d) {
   if (status & VIRTIO_STATUS_NEEDS_RESET) return "device set DEVICE_NEEDS_RESET on DRIVER_OK";
   if (!(status & VIRTIO_STATUS_DRIVER_OK)) return "DRIVER_OK did not read back";
   return 0;
+}
+
+const char *virtio_mmio_open(struct virtio_mmio_dev *d, const struct boot_info *bi, const struct virtio_driver *drv,
+                             char *err, size_t err_size) {
+  struct virtio_mmio_slot slots[VIRTIO_MMIO_MAX_DEVICES];
+  const char *bad = 0;
+  int n = virtio_mmio_discover(bi, slots, VIRTIO_MMIO_MAX_DEVICES, &bad);
+  if (n < 0) {
+    char word[48];
+    size_t len = 0;
+    while (bad[len] && bad[len] != ' ' && len + 1 < sizeof word) word[len] = bad[len], len++;
+    word[len] = '\0';
+    return format_reason(err, err_size, "bad or unusable virtio_mmio.device on the command line: %s", word);
+  }
+  for (int i = 0; i < n; i++) {
+    const char *why = virtio_mmio_probe(d, &slots[i]);
+    if (why) return format_reason(err, err_size, "virtio-mmio at 0x%llx: %s", (unsigned long long)slots[i].base, why);
+    if (d->device_id == drv->device_id) return 0;
+  }
+  return format_reason(err, err_size, "no %s device among %d virtio_mmio.device entries", drv->name, n);
+}
+
+const char *virtio_mmio_init_device(struct virtio_mmio_dev *d, const struct virtio_driver *drv, struct virtq *q,
+                                    struct virtq_mem *mem, char *err, size_t err_size) {
+  const char *why = virtio_mmio_negotiate(d, drv->features);
+  if (why) return format_reason(err, err_size, "%s: %s", drv->name, why);
+  uint32_t max = virtio_mmio_queue_num_max(d, 0);
+  uint32_t size = VIRTQ_MAX_SIZE;
+  while (size > max) size >>= 1; /* the largest power of two both sides can hold */
+  if (size < drv->min_queue) {
+    /* With min_queue 1, only a queue that is not there is too small. */
+    if (drv->min_queue > 1) return format_reason(err, err_size, "%s: QueueNumMax %u is too small", drv->name, max);
+    return format_reason(err, err_size, "%s: %s does not exist (QueueNumMax %u)", drv->name, drv->queue_name, max);
+  }
+  virtq_init(q, mem, (uint16_t)size);
+  why = virtio_mmio_setup_queue(d, 0, size, (uint64_t)(uintptr_t)mem->desc, (uint64_t)(uintptr_t)&mem->avail,
+                                (uint64_t)(uintptr_t)&mem->used);
+  if (why) return format_reason(err, err_size, "%s %s: %s", drv->name, drv->queue_name, why);
+  return 0;
+}
+
+const char *virtio_mmio_init_done(struct virtio_mmio_dev *d, const struct virtio_driver *drv, char *err,
+                                  size_t err_size) {
+  const char *why = virtio_mmio_driver_ok(d);
+  if (why) return format_reason(err, err_size, "%s: %s (status 0x%x)", drv->name, why, virtio_mmio_status(d));
+  return 0;
+}
+
+enum virtio_wait virtio_mmio_wait_used(struct virtio_mmio_dev *d, struct virtq *q, uint64_t timeout_tsc,
+                                       struct virtq_used_elem *e) {
+  const uint64_t start = rdtsc(), status_every = STATUS_POLL_US * tsc_khz(0) / 1000;
+  uint64_t next_status = start + status_every;
+  for (;;) {
+    int got = virtq_get_used(q, e);
+    if (got > 0) return VIRTIO_WAIT_USED;
+    if (got < 0) return VIRTIO_WAIT_BROKEN;
+    uint64_t now = rdtsc();
+    if (now >= next_status) {
+      if (virtio_mmio_status(d) & VIRTIO_STATUS_NEEDS_RESET) return VIRTIO_WAIT_NEEDS_RESET;
+      next_status = now + status_every;
+    }
+    if (now - start > timeout_tsc) return VIRTIO_WAIT_TIMEOUT;
+    cpu_relax();
+  }
+}
+
+uint32_t virtio_mmio_wait_isr(struct virtio_mmio_dev *d, uint32_t bits, uint64_t timeout_tsc) {
+  const uint64_t start = rdtsc();
+  uint32_t seen;
+  /* The device may publish used.idx a moment before it raises the interrupt: poll, bounded. */
+  while (!((seen = virtio_mmio_interrupt_status(d)) & bits) && rdtsc() - start < timeout_tsc) cpu_relax();
+  if (seen) virtio_mmio_interrupt_ack(d, seen);
+  return seen & bits;
 }

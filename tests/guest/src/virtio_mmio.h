@@ -1,9 +1,11 @@
 /* virtio-mmio version 2 transport (virtio 1.2, 4.2): discovery from the command line, device
  * initialisation and queue setup. Every register access goes through here. */
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bootinfo.h"
+#include "virtq.h"
 
 /* Register offsets (4.2.2). */
 #define VIRTIO_MMIO_MAGIC 0x000
@@ -95,6 +97,38 @@ void virtio_mmio_interrupt_ack(struct virtio_mmio_dev *d, uint32_t bits);
 void virtio_mmio_notify(struct virtio_mmio_dev *d, uint32_t queue);
 uint32_t virtio_mmio_read(const struct virtio_mmio_dev *d, uint32_t offset);
 void virtio_mmio_write(struct virtio_mmio_dev *d, uint32_t offset, uint32_t value);
+
+/* A driver of one device type: what the shared discovery and initialisation below need to know. */
+struct virtio_driver {
+  const char *name;       /* "virtio-blk": the prefix of its messages */
+  uint32_t device_id;     /* the DeviceID it drives */
+  uint64_t features;      /* accepted if offered, besides VIRTIO_F_VERSION_1 */
+  const char *queue_name; /* queue 0 in messages: "queue 0", "requestq" */
+  uint32_t min_queue;     /* smallest usable size of queue 0 (a power of two) */
+};
+
+/* Discovery: probes the virtio_mmio.device= slots in command-line order and leaves the first one with
+ * drv->device_id in *d. NULL, or why not (a bad word, a bad device, none there), formatted into err. */
+const char *virtio_mmio_open(struct virtio_mmio_dev *d, const struct boot_info *bi, const struct virtio_driver *drv,
+                             char *err, size_t err_size);
+
+/* Initialisation up to the queue (3.1.1): reset, negotiate drv->features, then queue 0 with the largest power
+ * of two <= min(QueueNumMax, VIRTQ_MAX_SIZE) entries in `mem` (virtq_init on q) and QueueReady. The driver then
+ * reads its config and calls virtio_mmio_init_done. NULL, or why not formatted into err. */
+const char *virtio_mmio_init_device(struct virtio_mmio_dev *d, const struct virtio_driver *drv, struct virtq *q,
+                                    struct virtq_mem *mem, char *err, size_t err_size);
+/* The last step: DRIVER_OK. NULL, or "<name>: <why> (status 0x<status>)" in err. */
+const char *virtio_mmio_init_done(struct virtio_mmio_dev *d, const struct virtio_driver *drv, char *err,
+                                  size_t err_size);
+
+enum virtio_wait { VIRTIO_WAIT_USED, VIRTIO_WAIT_NEEDS_RESET, VIRTIO_WAIT_TIMEOUT, VIRTIO_WAIT_BROKEN };
+/* Polls q for a used element (into *e), reading Status every 100 us for DEVICE_NEEDS_RESET, up to timeout_tsc
+ * TSC ticks. BROKEN: the device moved used.idx by more than the queue size. */
+enum virtio_wait virtio_mmio_wait_used(struct virtio_mmio_dev *d, struct virtq *q, uint64_t timeout_tsc,
+                                       struct virtq_used_elem *e);
+/* Waits (up to timeout_tsc) for `bits` in InterruptStatus; acks all that was seen and returns what was seen of
+ * `bits` (0 on timeout). */
+uint32_t virtio_mmio_wait_isr(struct virtio_mmio_dev *d, uint32_t bits, uint64_t timeout_tsc);
 
 /* Device-specific config space, bounds-checked against the window: 0 if it lies outside. */
 uint32_t virtio_mmio_config32(const struct virtio_mmio_dev *d, uint32_t offset);

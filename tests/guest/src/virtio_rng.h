@@ -31,8 +31,7 @@ const char *vrng_init(struct vrng *r);
  * 1..len), or -1 (r->err says why: timeout, DEVICE_NEEDS_RESET, a bad used element, used.len 0 or > len). */
 int vrng_read(struct vrng *r, void *buf, uint32_t len);
 
-enum vrng_wait { VRNG_WAIT_USED, VRNG_WAIT_NEEDS_RESET, VRNG_WAIT_TIMEOUT, VRNG_WAIT_BROKEN };
 /* Polls for a used element or DEVICE_NEEDS_RESET, up to r->timeout_tsc. */
-enum vrng_wait vrng_wait(struct vrng *r, struct virtq_used_elem *e);
+enum virtio_wait vrng_wait(struct vrng *r, struct virtq_used_elem *e);
 /* Waits (bounded) for `bits` in InterruptStatus; returns what was seen of them (0 on timeout), acks all. */
 uint32_t vrng_wait_isr(struct vrng *r, uint32_t bits);

@@ -3,8 +3,6 @@
  * sets DEVICE_NEEDS_RESET with a config-change interrupt; for a bad queue size, QueueReady or DRIVER_OK is
  * refused. Afterwards the device must still serve a good read of sector 0, after a reset if it asked for
  * one. Every wait is bounded (vblk_wait), so a device that ignores the request fails the test, never hangs. */
-#include <stdarg.h>
-
 #include "blk_test.h"
 #include "io.h"
 #include "printf.h"
@@ -21,13 +19,7 @@ static uint8_t scratch[VBLK_SECTOR]; /* data buffer of the hostile chains */
 
 static struct guest_ctx *cur;
 
-__attribute__((format(printf, 1, 2))) static const char *fail(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cur->fail_reason, sizeof cur->fail_reason, fmt, ap);
-  va_end(ap);
-  return cur->fail_reason;
-}
+#define fail(...) format_reason(cur->fail_reason, sizeof cur->fail_reason, __VA_ARGS__)
 
 static const char *good_read(const char *when) {
   if (vblk_rw(&blk, VBLK_T_IN, 0, blk_test_buf, VBLK_SECTOR)) return fail("good read %s: %s", when, blk.err);
@@ -75,16 +67,16 @@ static const char *submit(const char *name, int allow) {
   virtio_mmio_notify(&blk.mmio, 0);
   struct virtq_used_elem e;
   switch (vblk_wait(&blk, &e)) {
-    case VBLK_WAIT_TIMEOUT:
+    case VIRTIO_WAIT_TIMEOUT:
       return fail("%s: device neither completed the request nor set DEVICE_NEEDS_RESET in time", name);
-    case VBLK_WAIT_BROKEN: return fail("%s: device moved used.idx by more than the queue size", name);
-    case VBLK_WAIT_NEEDS_RESET: {
+    case VIRTIO_WAIT_BROKEN: return fail("%s: device moved used.idx by more than the queue size", name);
+    case VIRTIO_WAIT_NEEDS_RESET: {
       const char *why = recover(name, 1);
       if (why) return why;
       printf("BLK HOSTILE %s needs_reset recovered\n", name);
       return 0;
     }
-    case VBLK_WAIT_USED: break;
+    case VIRTIO_WAIT_USED: break;
   }
   if (e.id != HEAD) return fail("%s: used element names descriptor %u, not %u", name, e.id, HEAD);
   if (!vblk_wait_isr(&blk, VIRTIO_INT_USED_BUFFER)) return fail("%s: completion without used-buffer interrupt", name);
@@ -119,59 +111,55 @@ static const char *loop(struct guest_ctx *ctx) {
   return done("loop", submit("loop", ALLOW_ERROR));
 }
 
+/* A read of sector 0 whose data descriptor (addr, len, data_flags) and status byte (status_flags) are as given. */
+static const char *bad_read(const char *name, uint64_t addr, uint32_t len, uint16_t data_flags, uint16_t status_flags,
+                            int allow) {
+  uint64_t status = header_in();
+  desc(HEAD + 1, addr, len, data_flags | VIRTQ_DESC_F_NEXT, HEAD + 2);
+  desc(HEAD + 2, status, 1, status_flags, 0);
+  return submit(name, allow);
+}
+
+/* bad_read into a guarded scratch buffer of `len` bytes, which the device must leave alone (`what` it is). */
+static const char *guarded_read(const char *name, uint32_t len, uint16_t data_flags, uint16_t status_flags, int allow,
+                                const char *what) {
+  memset(scratch, GUARD, sizeof scratch);
+  const char *why = bad_read(name, (uint64_t)(uintptr_t)scratch, len, data_flags, status_flags, allow);
+  for (uint32_t i = 0; !why && i < sizeof scratch; i++)
+    if (scratch[i] != GUARD) why = fail("%s: device wrote into %s", name, what);
+  return why;
+}
+
 static const char *oob(struct guest_ctx *ctx) {
   const char *why = setup(ctx);
   if (why) return why;
-  uint64_t status = header_in();
-  desc(HEAD + 1, OOB_ADDR, VBLK_SECTOR, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, HEAD + 2);
-  desc(HEAD + 2, status, 1, VIRTQ_DESC_F_WRITE, 0);
-  return done("oob", submit("oob", ALLOW_ERROR));
+  return done("oob", bad_read("oob", OOB_ADDR, VBLK_SECTOR, VIRTQ_DESC_F_WRITE, VIRTQ_DESC_F_WRITE, ALLOW_ERROR));
 }
 
 static const char *zero_len(struct guest_ctx *ctx) {
   const char *why = setup(ctx);
   if (why) return why;
-  memset(scratch, GUARD, sizeof scratch);
-  uint64_t status = header_in();
-  desc(HEAD + 1, (uint64_t)(uintptr_t)scratch, 0, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, HEAD + 2);
-  desc(HEAD + 2, status, 1, VIRTQ_DESC_F_WRITE, 0);
   /* A zero-byte read is degenerate rather than invalid: OK is acceptable if nothing was written. */
-  why = submit("zero-len", ALLOW_OK_EMPTY);
-  for (uint32_t i = 0; !why && i < sizeof scratch; i++)
-    if (scratch[i] != GUARD) why = fail("zero-len: device wrote into the zero-length buffer");
-  return done("zero-len", why);
+  return done("zero-len", guarded_read("zero-len", 0, VIRTQ_DESC_F_WRITE, VIRTQ_DESC_F_WRITE, ALLOW_OK_EMPTY,
+                                       "the zero-length buffer"));
 }
 
 static const char *huge_len(struct guest_ctx *ctx) {
   const char *why = setup(ctx);
   if (why) return why;
-  uint64_t status = header_in();
-  desc(HEAD + 1, (uint64_t)(uintptr_t)scratch, 0xFFFFFFFFu, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, HEAD + 2);
-  desc(HEAD + 2, status, 1, VIRTQ_DESC_F_WRITE, 0);
-  return done("huge-len", submit("huge-len", ALLOW_ERROR));
+  return done("huge-len", bad_read("huge-len", (uint64_t)(uintptr_t)scratch, 0xFFFFFFFFu, VIRTQ_DESC_F_WRITE,
+                                   VIRTQ_DESC_F_WRITE, ALLOW_ERROR));
 }
 
 static const char *direction(struct guest_ctx *ctx) {
   const char *why = setup(ctx);
   if (why) return why;
   /* 1: IN request whose data buffer is device-readable: the device must not write it. */
-  memset(scratch, GUARD, sizeof scratch);
-  uint64_t status = header_in();
-  desc(HEAD + 1, (uint64_t)(uintptr_t)scratch, VBLK_SECTOR, VIRTQ_DESC_F_NEXT, HEAD + 2);
-  desc(HEAD + 2, status, 1, VIRTQ_DESC_F_WRITE, 0);
-  why = submit("direction-data", ALLOW_ERROR);
-  for (uint32_t i = 0; !why && i < sizeof scratch; i++)
-    if (scratch[i] != GUARD) why = fail("direction-data: device wrote into a device-readable buffer");
+  why = guarded_read("direction-data", VBLK_SECTOR, 0, VIRTQ_DESC_F_WRITE, ALLOW_ERROR, "a device-readable buffer");
   if (why) return why;
   /* 2: the status byte is device-readable too: nowhere to report, so dropping the chain is fine. */
-  memset(scratch, GUARD, sizeof scratch);
-  status = header_in();
-  desc(HEAD + 1, (uint64_t)(uintptr_t)scratch, VBLK_SECTOR, VIRTQ_DESC_F_NEXT, HEAD + 2);
-  desc(HEAD + 2, status, 1, 0, 0);
-  why = submit("direction-status", ALLOW_DROPPED);
-  for (uint32_t i = 0; !why && i < sizeof scratch; i++)
-    if (scratch[i] != GUARD) why = fail("direction-status: device wrote into a device-readable buffer");
-  return done("direction", why);
+  return done("direction",
+              guarded_read("direction-status", VBLK_SECTOR, 0, 0, ALLOW_DROPPED, "a device-readable buffer"));
 }
 
 /* Programs queue 0 with `num` entries and tries to go live; the device must refuse somewhere. */

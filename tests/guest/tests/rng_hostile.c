@@ -6,8 +6,6 @@
  *
  * Cases: oob (buffer outside guest RAM), readable (buffer without VIRTQ_DESC_F_WRITE), zero-len (writable,
  * length 0), loop (a descriptor whose next is itself), avail-jump (avail.idx moved by queue size + 1). */
-#include <stdarg.h>
-
 #include "printf.h"
 #include "rng_test.h"
 #include "str.h"
@@ -21,13 +19,7 @@ static uint8_t buf[READ_BYTES] __attribute__((aligned(64)));
 static uint8_t scratch[2 * READ_BYTES] __attribute__((aligned(64))); /* the hostile chains' buffer, guarded */
 static struct guest_ctx *cur;
 
-__attribute__((format(printf, 1, 2))) static const char *fail(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cur->fail_reason, sizeof cur->fail_reason, fmt, ap);
-  va_end(ap);
-  return cur->fail_reason;
-}
+#define fail(...) format_reason(cur->fail_reason, sizeof cur->fail_reason, __VA_ARGS__)
 
 static const char *good_read(const char *name, const char *when) {
   int n = vrng_read(&rng, buf, READ_BYTES);
@@ -61,17 +53,17 @@ static const char *judge(const char *name, uint16_t head, int check_scratch) {
   const char *what;
   char detail[64];
   switch (vrng_wait(&rng, &e)) {
-    case VRNG_WAIT_TIMEOUT:
+    case VIRTIO_WAIT_TIMEOUT:
       return fail("%s: device neither completed the request (used.len 0) nor set DEVICE_NEEDS_RESET in %u ms",
                   name, rng.timeout_ms);
-    case VRNG_WAIT_BROKEN: return fail("%s: device moved used.idx by more than the queue size", name);
-    case VRNG_WAIT_NEEDS_RESET:
+    case VIRTIO_WAIT_BROKEN: return fail("%s: device moved used.idx by more than the queue size", name);
+    case VIRTIO_WAIT_NEEDS_RESET:
       if (!vrng_wait_isr(&rng, VIRTIO_INT_CONFIG_CHANGE))
         return fail("%s: DEVICE_NEEDS_RESET without a config-change interrupt", name);
       snprintf(detail, sizeof detail, "needs_reset status=0x%x", virtio_mmio_status(&rng.mmio));
       what = detail;
       break;
-    case VRNG_WAIT_USED:
+    case VIRTIO_WAIT_USED:
       if (e.id != head) return fail("%s: used element names descriptor %u, not %u", name, e.id, head);
       if (e.len != 0) return fail("%s: device completed the bad request with used.len %u (want 0)", name, e.len);
       if (!vrng_wait_isr(&rng, VIRTIO_INT_USED_BUFFER))

@@ -101,10 +101,20 @@ HttpResponse echo(const HttpRequest& r) {
   return HttpResponse{200, r.method + " " + r.path + " " + r.body.value_or(""), "text/plain"};
 }
 
-TEST(HttpServer, KeepAliveAndPipelining) {
+// An HttpServer on "api.sock" in a temporary directory of its own, removed after the server.
+struct ServerDir {
   TempDir dir;
-  HttpServer server(dir.file("api.sock"), echo);
-  UniqueFd c = connect_to(server.socket_path());
+};
+class TestServer : private ServerDir, public HttpServer {
+ public:
+  explicit TestServer(Handler handler, Options options = {})
+      : HttpServer(dir.file("api.sock"), std::move(handler), options) {}
+  UniqueFd connect() const { return connect_to(socket_path()); }
+};
+
+TEST(HttpServer, KeepAliveAndPipelining) {
+  TestServer server(echo);
+  UniqueFd c = server.connect();
   std::string buf;
   send_all(c, "GET /a HTTP/1.1\r\n\r\n");
   Reply r = read_reply(c, buf);
@@ -123,10 +133,9 @@ TEST(HttpServer, KeepAliveAndPipelining) {
 }
 
 TEST(HttpServer, TwoClientsAtOnce) {
-  TempDir dir;
-  HttpServer server(dir.file("api.sock"), echo);
-  UniqueFd a = connect_to(server.socket_path());
-  UniqueFd b = connect_to(server.socket_path());
+  TestServer server(echo);
+  UniqueFd a = server.connect();
+  UniqueFd b = server.connect();
   std::string abuf, bbuf;
   // A's half-sent request must not hold up B.
   send_all(a, "PUT /a HTTP/1.1\r\nContent-Length: 4\r\n\r\nab");
@@ -137,11 +146,8 @@ TEST(HttpServer, TwoClientsAtOnce) {
 }
 
 TEST(HttpServer, PayloadTooLargeClosesConnection) {
-  TempDir dir;
-  HttpServer::Options opts;
-  opts.max_body_bytes = 10;
-  HttpServer server(dir.file("api.sock"), echo, opts);
-  UniqueFd c = connect_to(server.socket_path());
+  TestServer server(echo, {.max_body_bytes = 10});
+  UniqueFd c = server.connect();
   std::string buf;
   send_all(c, "PUT /x HTTP/1.1\r\nContent-Length: 11\r\n\r\n");
   Reply r = read_reply(c, buf);
@@ -151,9 +157,8 @@ TEST(HttpServer, PayloadTooLargeClosesConnection) {
 }
 
 TEST(HttpServer, ExpectContinue) {
-  TempDir dir;
-  HttpServer server(dir.file("api.sock"), echo);
-  UniqueFd c = connect_to(server.socket_path());
+  TestServer server(echo);
+  UniqueFd c = server.connect();
   std::string buf;
   send_all(c, "PUT /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
   EXPECT_EQ(read_reply(c, buf).status, 100);
@@ -162,12 +167,9 @@ TEST(HttpServer, ExpectContinue) {
 }
 
 TEST(HttpServer, UnfinishedRequestTimesOut) {
-  TempDir dir;
-  HttpServer::Options opts;
-  opts.request_timeout_ms = 100;
-  HttpServer server(dir.file("api.sock"), echo, opts);
-  UniqueFd idle = connect_to(server.socket_path());
-  UniqueFd slow = connect_to(server.socket_path());
+  TestServer server(echo, {.request_timeout_ms = 100});
+  UniqueFd idle = server.connect();
+  UniqueFd slow = server.connect();
   std::string buf;
   send_all(idle, "GET / HTTP/1.1\r\n\r\n");
   EXPECT_EQ(read_reply(idle, buf).status, 200);
@@ -179,11 +181,8 @@ TEST(HttpServer, UnfinishedRequestTimesOut) {
 }
 
 TEST(HttpServer, HandlerExceptionBecomes500) {
-  TempDir dir;
-  HttpServer server(dir.file("api.sock"), [](const HttpRequest&) -> HttpResponse {
-    throw std::runtime_error("boom");
-  });
-  UniqueFd c = connect_to(server.socket_path());
+  TestServer server([](const HttpRequest&) -> HttpResponse { throw std::runtime_error("boom"); });
+  UniqueFd c = server.connect();
   std::string buf;
   send_all(c, "GET / HTTP/1.1\r\n\r\n");
   Reply r = read_reply(c, buf);
@@ -338,19 +337,16 @@ int get_status(const UniqueFd& fd, std::string& buf, const std::string& path = "
 }
 
 TEST(HttpServerLimits, AtTheConnectionLimitANewClientEvictsTheLongestIdleConnection) {
-  TempDir dir;
-  HttpServer::Options opts;
-  opts.max_connections = 4;
-  HttpServer server(dir.file("api.sock"), test_handler, opts);
+  TestServer server(test_handler, {.max_connections = 4});
   std::vector<UniqueFd> idle;
   std::vector<std::string> bufs(4);
-  for (int i = 0; i < 4; ++i) idle.push_back(connect_to(server.socket_path()));
+  for (int i = 0; i < 4; ++i) idle.push_back(server.connect());
   // Used in the order 1, 2, 3, 0: connection 1 has been idle longest.
   for (int i : {1, 2, 3, 0}) ASSERT_EQ(get_status(idle[size_t(i)], bufs[size_t(i)]), 200);
   ASSERT_TRUE(wait_until([&] { return server.stats().connections == 4; }, 2000));
 
   const auto start = Clock::now();
-  UniqueFd fifth = connect_to(server.socket_path());
+  UniqueFd fifth = server.connect();
   std::string buf;
   EXPECT_EQ(get_status(fifth, buf), 200);
   EXPECT_LT(ms_since(start), 1000);
@@ -361,20 +357,17 @@ TEST(HttpServerLimits, AtTheConnectionLimitANewClientEvictsTheLongestIdleConnect
 }
 
 TEST(HttpServerLimits, WithNothingToEvictNewClientsWaitInTheBacklogInsteadOfBeingDropped) {
-  TempDir dir;
-  HttpServer::Options opts;
-  opts.max_connections = 2;
-  HttpServer server(dir.file("api.sock"), test_handler, opts);
+  TestServer server(test_handler, {.max_connections = 2});
   // Two clients the server owes responses to (they never read) hold both slots.
-  UniqueFd x = connect_to(server.socket_path());
-  UniqueFd y = connect_to(server.socket_path());
+  UniqueFd x = server.connect();
+  UniqueFd y = server.connect();
   const std::string burst = repeat("GET /big HTTP/1.1\r\n\r\n", 2000);
   send_what_fits(x, burst);
   send_what_fits(y, burst);
-  ASSERT_TRUE(wait_until([&] { return server.stats().buffered_output_bytes >= 2 * opts.max_output_bytes; }, 3000))
+  ASSERT_TRUE(wait_until([&] { return server.stats().buffered_output_bytes >= 2 * HttpServer::Options{}.max_output_bytes; }, 3000))
       << server.stats().buffered_output_bytes;
 
-  UniqueFd z = connect_to(server.socket_path());  // lands in the backlog
+  UniqueFd z = server.connect();  // lands in the backlog
   send_all(z, "GET /z HTTP/1.1\r\n\r\n");
   pollfd p{z.get(), POLLIN, 0};
   EXPECT_EQ(::poll(&p, 1, 300), 0) << "the waiting client was answered or dropped";
@@ -388,11 +381,10 @@ TEST(HttpServerLimits, WithNothingToEvictNewClientsWaitInTheBacklogInsteadOfBein
 }
 
 TEST(HttpServerLimits, ANeverReadingPipelinerIsHeldToTheOutputBoundAndOthersAreServed) {
-  TempDir dir;
-  HttpServer server(dir.file("api.sock"), test_handler);
+  TestServer server(test_handler);
   const size_t bound = HttpServer::Options{}.max_output_bytes;
   const size_t one_response = serialize(HttpResponse{200, std::string(4096, 'b'), "text/plain"}, true).size();
-  UniqueFd pipeliner = connect_to(server.socket_path());
+  UniqueFd pipeliner = server.connect();
   size_t sent = send_what_fits(pipeliner, repeat("GET /big HTTP/1.1\r\n\r\n", 50000));
   EXPECT_LT(sent, 50000u * 21) << "the server kept reading requests nobody takes answers to";
   ASSERT_TRUE(wait_until([&] { return server.stats().buffered_output_bytes >= bound; }, 3000));
@@ -403,7 +395,7 @@ TEST(HttpServerLimits, ANeverReadingPipelinerIsHeldToTheOutputBoundAndOthersAreS
   EXPECT_LE(s.buffered_output_bytes, bound + one_response);
   EXPECT_LE(s.peak_connection_output, bound + one_response);
 
-  UniqueFd other = connect_to(server.socket_path());
+  UniqueFd other = server.connect();
   std::string buf;
   const auto start = Clock::now();
   EXPECT_EQ(get_status(other, buf, "/other"), 200);
@@ -414,9 +406,8 @@ TEST(HttpServerLimits, ANeverReadingPipelinerIsHeldToTheOutputBoundAndOthersAreS
 }
 
 TEST(HttpServerLimits, AClientThatFillsTheSocketAndKeepsSendingDoesNotMakeTheThreadSpin) {
-  TempDir dir;
-  HttpServer server(dir.file("api.sock"), test_handler);
-  UniqueFd stuck = connect_to(server.socket_path());
+  TestServer server(test_handler);
+  UniqueFd stuck = server.connect();
   // Answers nobody reads, then a bad request (the old server stopped reading there but kept
   // polling), then more requests.
   std::string flood = repeat("GET /big HTTP/1.1\r\n\r\n", 2000) + "BAD REQUEST LINE HERE\r\n\r\n" +
@@ -429,17 +420,14 @@ TEST(HttpServerLimits, AClientThatFillsTheSocketAndKeepsSendingDoesNotMakeTheThr
   const double used = process_cpu_seconds() - before;
   std::printf("process CPU over 1 s with a stuck client: %.3f s\n", used);
   EXPECT_LT(used, 0.3) << "the API thread is busy while nothing can progress";
-  UniqueFd other = connect_to(server.socket_path());
+  UniqueFd other = server.connect();
   std::string buf;
   EXPECT_EQ(get_status(other, buf), 200);
 }
 
 TEST(HttpServerLimits, SlowHeadersAreCutOffAtTheRequestTimeoutEvenWhileBytesTrickleIn) {
-  TempDir dir;
-  HttpServer::Options opts;
-  opts.request_timeout_ms = 300;
-  HttpServer server(dir.file("api.sock"), test_handler, opts);
-  UniqueFd slow = connect_to(server.socket_path());
+  TestServer server(test_handler, {.request_timeout_ms = 300});
+  UniqueFd slow = server.connect();
   Trickle t = trickle(slow, "GET / HTTP/1.1\r\nX-Slow: " + std::string(4000, 'a'), 25, 3000);
   EXPECT_TRUE(t.closed);
   EXPECT_GE(t.elapsed_ms, 280);
@@ -449,11 +437,8 @@ TEST(HttpServerLimits, SlowHeadersAreCutOffAtTheRequestTimeoutEvenWhileBytesTric
 }
 
 TEST(HttpServerLimits, SlowBodiesAreCutOffAtTheRequestTimeout) {
-  TempDir dir;
-  HttpServer::Options opts;
-  opts.request_timeout_ms = 300;
-  HttpServer server(dir.file("api.sock"), test_handler, opts);
-  UniqueFd slow = connect_to(server.socket_path());
+  TestServer server(test_handler, {.request_timeout_ms = 300});
+  UniqueFd slow = server.connect();
   send_all(slow, "PUT /x HTTP/1.1\r\nContent-Length: 1000\r\n\r\n");
   Trickle t = trickle(slow, std::string(1000, 'x'), 25, 3000);
   EXPECT_TRUE(t.closed);
@@ -463,13 +448,10 @@ TEST(HttpServerLimits, SlowBodiesAreCutOffAtTheRequestTimeout) {
 }
 
 TEST(HttpServerLimits, AReaderThatTakesNothingIsClosedButASlowReaderIsNot) {
-  TempDir dir;
-  HttpServer::Options opts;
-  opts.request_timeout_ms = 500;
-  HttpServer server(dir.file("api.sock"), test_handler, opts);
+  TestServer server(test_handler, {.request_timeout_ms = 500});
   const std::string burst = repeat("GET /big HTTP/1.1\r\n\r\n", 2000);
-  UniqueFd sleeper = connect_to(server.socket_path());
-  UniqueFd sipper = connect_to(server.socket_path());
+  UniqueFd sleeper = server.connect();
+  UniqueFd sipper = server.connect();
   send_what_fits(sleeper, burst);
   send_what_fits(sipper, burst);
   // The sipper takes 16 KiB every 50 ms: slow, but progress (the kernel frees socket buffer
@@ -486,12 +468,9 @@ TEST(HttpServerLimits, AReaderThatTakesNothingIsClosedButASlowReaderIsNot) {
 }
 
 TEST(HttpServerLimits, IdleTimeoutIsOffByDefaultAndClosesOnlyIdleConnectionsWhenSet) {
-  TempDir dir;
-  HttpServer::Options opts;
-  opts.idle_timeout_ms = 200;
-  HttpServer server(dir.file("api.sock"), test_handler, opts);
-  UniqueFd idle = connect_to(server.socket_path());
-  UniqueFd busy = connect_to(server.socket_path());
+  TestServer server(test_handler, {.idle_timeout_ms = 200});
+  UniqueFd idle = server.connect();
+  UniqueFd busy = server.connect();
   std::string buf;
   const auto start = Clock::now();
   while (ms_since(start) < 600) {
@@ -505,9 +484,8 @@ TEST(HttpServerLimits, IdleTimeoutIsOffByDefaultAndClosesOnlyIdleConnectionsWhen
 }
 
 TEST(HttpServerLimits, AHalfClosedClientGetsEveryAnswerAndIsThenClosed) {
-  TempDir dir;
-  HttpServer server(dir.file("api.sock"), test_handler);
-  UniqueFd c = connect_to(server.socket_path());
+  TestServer server(test_handler);
+  UniqueFd c = server.connect();
   send_all(c, "GET /one HTTP/1.1\r\n\r\nPUT /two HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
   ASSERT_EQ(::shutdown(c.get(), SHUT_WR), 0);
   std::string buf;
@@ -515,7 +493,7 @@ TEST(HttpServerLimits, AHalfClosedClientGetsEveryAnswerAndIsThenClosed) {
   EXPECT_EQ(read_reply(c, buf).body, "PUT /two abc");
   EXPECT_EQ(read_reply(c, buf).status, 0);  // then EOF, not a hang
   // Half-closed in the middle of a request: nothing to answer, closed at once.
-  UniqueFd partial = connect_to(server.socket_path());
+  UniqueFd partial = server.connect();
   send_all(partial, "GET /unfinished HTTP/1.1\r\n");
   ASSERT_EQ(::shutdown(partial.get(), SHUT_WR), 0);
   EXPECT_TRUE(closed_by_server(partial, 1000));
@@ -523,9 +501,8 @@ TEST(HttpServerLimits, AHalfClosedClientGetsEveryAnswerAndIsThenClosed) {
 }
 
 TEST(HttpServerLimits, APipelinedBurstDoesNotDelayAnotherClientsRequest) {
-  TempDir dir;
-  HttpServer server(dir.file("api.sock"), test_handler);
-  UniqueFd flood = connect_to(server.socket_path());
+  TestServer server(test_handler);
+  UniqueFd flood = server.connect();
   const size_t response_size = serialize(HttpResponse{200, "ok", "text/plain"}, true).size();
   std::atomic<size_t> received{0};
   // 10000 requests of 1 ms each: about 10 s of work queued on one connection.
@@ -547,7 +524,7 @@ TEST(HttpServerLimits, APipelinedBurstDoesNotDelayAnotherClientsRequest) {
     }
   });
   ASSERT_TRUE(wait_until([&] { return received.load() > 10 * response_size; }, 3000));
-  UniqueFd other = connect_to(server.socket_path());
+  UniqueFd other = server.connect();
   std::string buf;
   double worst = 0;
   for (int i = 0; i < 10; ++i) {

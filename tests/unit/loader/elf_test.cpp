@@ -19,6 +19,11 @@ std::vector<uint8_t> read_back(const GuestMemory& mem, uint64_t addr, size_t n) 
   return out;
 }
 
+// One 64-byte segment (4 KiB in memory) at `base`, entered there, then `notes` as a PT_NOTE.
+std::vector<uint8_t> image_with_notes(uint64_t base, const std::vector<uint8_t>& notes) {
+  return ElfBuilder().load(base, pattern(64, 0), 0x1000).note(notes).entry(base).build();
+}
+
 TEST(ElfLoader, LoadsSegmentsAndZeroesBss) {
   auto mem = ram128();
   const auto text = pattern(0x1234, 1);
@@ -59,26 +64,18 @@ TEST(ElfLoader, FindsPvhNoteAfterOtherNotes) {
   const auto pvh = elf_note("Xen", kXenElfnotePhys32Entry, le32(0x200100));
   notes.insert(notes.end(), other_xen.begin(), other_xen.end());
   notes.insert(notes.end(), pvh.begin(), pvh.end());
-  const auto image = ElfBuilder().load(0x200000, pattern(64, 0), 0x1000).note(notes).entry(0x200000).build();
+  const auto image = image_with_notes(0x200000, notes);
   auto mem = ram128();
   EXPECT_EQ(load_kernel(mem, image).pvh_entry, std::optional<uint32_t>(0x200100));
 }
 
 TEST(ElfLoader, AcceptsLinuxQuadPvhNote) {
-  const auto image = ElfBuilder()
-                         .load(0x1000000, pattern(64, 0), 0x1000)
-                         .note(elf_note("Xen", kXenElfnotePhys32Entry, le64(0x1000020)))
-                         .entry(0x1000000)
-                         .build();
+  const auto image = image_with_notes(0x1000000, elf_note("Xen", kXenElfnotePhys32Entry, le64(0x1000020)));
   EXPECT_EQ(parse_elf(image).pvh_entry, std::optional<uint32_t>(0x1000020));
 }
 
 TEST(ElfLoader, PvhEntryAbsentWithoutXenNote) {
-  const auto image = ElfBuilder()
-                         .load(0x200000, pattern(64, 0), 0x1000)
-                         .note(elf_note("Xem", kXenElfnotePhys32Entry, le32(0x200000)))
-                         .entry(0x200000)
-                         .build();
+  const auto image = image_with_notes(0x200000, elf_note("Xem", kXenElfnotePhys32Entry, le32(0x200000)));
   EXPECT_FALSE(parse_elf(image).pvh_entry);
 }
 
@@ -94,7 +91,7 @@ TEST(ElfLoader, RejectsTruncatedNotes) {
   poke<uint32_t>(huge_name, 0, 0xfffffffe);
   EXPECT_THAT(error_of([&] { find_pvh_entry(huge_name); }), HasSubstr("extends past its segment"));
   // The PT_NOTE header itself claims more bytes than the file has.
-  auto image = ElfBuilder().load(0x200000, pattern(64, 0), 0x1000).note(note).entry(0x200000).build();
+  auto image = image_with_notes(0x200000, note);
   patch_phdr(image, 1, [](Elf64_Phdr& ph) { ph.p_filesz += 0x100; });
   EXPECT_EQ(error_of([&] { parse_elf(image); }), "kernel image: ELF program header 1 extends past end of file");
 }
@@ -104,11 +101,7 @@ TEST(ElfLoader, RejectsBadPvhValue) {
               HasSubstr("2-byte value"));
   EXPECT_THAT(error_of([&] { find_pvh_entry(elf_note("Xen", kXenElfnotePhys32Entry, le64(1ull << 32))); }),
               HasSubstr("above 4 GiB"));
-  const auto image = ElfBuilder()
-                         .load(0x200000, pattern(64, 0), 0x1000)
-                         .note(elf_note("Xen", kXenElfnotePhys32Entry, le32(0x500000)))
-                         .entry(0x200000)
-                         .build();
+  const auto image = image_with_notes(0x200000, elf_note("Xen", kXenElfnotePhys32Entry, le32(0x500000)));
   EXPECT_EQ(error_of([&] { parse_elf(image); }),
             "kernel image: PVH entry point 0x500000 is not inside any loadable segment");
 }

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/unit/virtio/test_ring.h"
+#include "tests/unit/virtio/device_harness.h"
 #include "virtio/blk/defs.h"
 #include "virtio/blk/device.h"
 #include "virtio/mmio/transport.h"
@@ -18,10 +18,8 @@
 
 namespace hearth::virtio::blk::test {
 
-struct CountingIrq : IrqLine {
-  int count = 0;
-  void trigger() override { ++count; }
-};
+using virtio::test::CountingIrq;
+using virtio::test::Seg;
 
 struct TempFile {
   std::string path;
@@ -51,57 +49,24 @@ inline std::vector<uint8_t> pattern(size_t size, uint8_t seed = 1) {
   return v;
 }
 
-struct Seg {
-  uint64_t addr;
-  uint32_t len;
-  bool writable;
-};
-
-class BlkHarness {
+// The device behind the shared driver harness, on a temp backing file, with an event loop for
+// async completions.
+class BlkHarness : public virtio::test::DeviceHarness {
  public:
-  static constexpr uint16_t kRingSize = 256;
-
   BlkHarness(DriveConfig cfg, std::vector<uint8_t> content, bool indirect = false)
       : file(content) {
     cfg.path_on_host = file.path;
     config = cfg;
     dev = std::make_shared<BlkDevice>(cfg, &loop);
-    transport = std::make_unique<mmio::MmioTransport>(dev, mem, irq);
-    bring_up(indirect);
+    uint64_t features = dev->avail_features();
+    if (!indirect) features &= ~feature_bit(kFeatureRingIndirectDesc);
+    attach(dev, features);
   }
   ~BlkHarness() {
     transport.reset();
     dev.reset();
   }
 
-  uint32_t reg(uint64_t off) {
-    uint32_t v = 0;
-    transport->read(off, std::span(reinterpret_cast<uint8_t*>(&v), 4));
-    return v;
-  }
-  void set_reg(uint64_t off, uint32_t v) {
-    transport->write(off, std::span(reinterpret_cast<const uint8_t*>(&v), 4));
-  }
-
-  // Places the chain in the ring and returns its head.
-  uint16_t add_chain(const std::vector<Seg>& segs) {
-    const uint16_t head = next_desc_;
-    for (size_t i = 0; i < segs.size(); ++i) {
-      const bool last = i + 1 == segs.size();
-      const uint16_t idx = static_cast<uint16_t>((head + i) % kRingSize);
-      ring.set_desc(idx, segs[i].addr, segs[i].len,
-                    static_cast<uint16_t>((segs[i].writable ? kDescFlagWrite : 0) | (last ? 0 : kDescFlagNext)),
-                    static_cast<uint16_t>((idx + 1) % kRingSize));
-    }
-    next_desc_ = static_cast<uint16_t>((head + segs.size()) % kRingSize);
-    ring.push_avail(head);
-    return head;
-  }
-  uint64_t alloc(uint32_t len) {
-    const uint64_t a = next_buf_;
-    next_buf_ += (len + 15) & ~15u;
-    return a;
-  }
   uint64_t header(uint32_t type, uint64_t sector) {
     const uint64_t a = alloc(16);
     mem.write_obj(a, RequestHeader{type, 0, sector});
@@ -141,7 +106,6 @@ class BlkHarness {
     return s;
   }
 
-  void kick() { set_reg(mmio::kRegQueueNotify, 0); }
   // Kicks and runs the event loop until `n` used entries exist in total (async completions).
   bool kick_and_wait(uint16_t n, int timeout_ms = 2000) {
     kick();
@@ -152,44 +116,11 @@ class BlkHarness {
     return ring.used_idx() >= n;
   }
   uint8_t status_of(const Submitted& s) { return mem.read_obj<uint8_t>(s.status); }
-  std::vector<uint8_t> guest_bytes(uint64_t addr, size_t len) {
-    std::vector<uint8_t> v(len);
-    mem.read(addr, v);
-    return v;
-  }
 
   TempFile file;
   DriveConfig config;
   EventLoop loop;
-  GuestMemory mem = GuestMemory::create_anonymous({{0, 0x200000}});
-  std::shared_ptr<CountingIrq> irq = std::make_shared<CountingIrq>();
   std::shared_ptr<BlkDevice> dev;
-  std::unique_ptr<mmio::MmioTransport> transport;
-  virtio::test::TestRing ring{mem, kRingSize, 0x1000, 0x3000, 0x4000};
-
- private:
-  void bring_up(bool indirect) {
-    set_reg(mmio::kRegStatus, kStatusAcknowledge);
-    set_reg(mmio::kRegStatus, kStatusAcknowledge | kStatusDriver);
-    uint64_t features = dev->avail_features();
-    if (!indirect) features &= ~feature_bit(kFeatureRingIndirectDesc);
-    set_reg(mmio::kRegDriverFeaturesSel, 0);
-    set_reg(mmio::kRegDriverFeatures, static_cast<uint32_t>(features));
-    set_reg(mmio::kRegDriverFeaturesSel, 1);
-    set_reg(mmio::kRegDriverFeatures, static_cast<uint32_t>(features >> 32));
-    set_reg(mmio::kRegStatus, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk);
-    set_reg(mmio::kRegQueueSel, 0);
-    set_reg(mmio::kRegQueueNum, kRingSize);
-    set_reg(mmio::kRegQueueDescLow, static_cast<uint32_t>(ring.desc_addr()));
-    set_reg(mmio::kRegQueueDriverLow, static_cast<uint32_t>(ring.avail_addr()));
-    set_reg(mmio::kRegQueueDeviceLow, static_cast<uint32_t>(ring.used_addr()));
-    set_reg(mmio::kRegQueueReady, 1);
-    set_reg(mmio::kRegStatus, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
-    EXPECT_TRUE(dev->activated());
-  }
-
-  uint16_t next_desc_ = 0;
-  uint64_t next_buf_ = 0x10000;
 };
 
 }  // namespace hearth::virtio::blk::test

@@ -19,6 +19,17 @@ bool readable_within(int fd, int ms) {
   return ::poll(&p, 1, ms) == 1;
 }
 
+RateLimiterConfig ops_limit(const TokenBucketConfig& ops) {
+  RateLimiterConfig cfg;
+  cfg.ops = ops;
+  return cfg;
+}
+RateLimiterConfig bandwidth_limit(const TokenBucketConfig& bandwidth) {
+  RateLimiterConfig cfg;
+  cfg.bandwidth = bandwidth;
+  return cfg;
+}
+
 TEST(TokenBucket, ZeroSizeOrRefillMeansNoBucket) {
   FakeClock clock;
   EXPECT_FALSE(TokenBucket::create(0, 0, 100, clock));
@@ -111,9 +122,7 @@ TEST(RateLimiter, UnlimitedAlwaysConsumes) {
 
 TEST(RateLimiter, BlocksUntilTimerFires) {
   auto clock = std::make_shared<FakeClock>();
-  RateLimiterConfig cfg;
-  cfg.ops = TokenBucketConfig{2, 0, 1000};
-  RateLimiter rl(cfg, clock);
+  RateLimiter rl(ops_limit({2, 0, 1000}), clock);
   EXPECT_TRUE(rl.consume(1, TokenType::kOps));
   EXPECT_TRUE(rl.consume(1, TokenType::kOps));
   EXPECT_FALSE(rl.consume(1, TokenType::kOps));
@@ -129,9 +138,7 @@ TEST(RateLimiter, BlocksUntilTimerFires) {
 
 TEST(RateLimiter, OverConsumptionPassesButBlocks) {
   auto clock = std::make_shared<FakeClock>();
-  RateLimiterConfig cfg;
-  cfg.bandwidth = TokenBucketConfig{100, 0, 10};
-  RateLimiter rl(cfg, clock);
+  RateLimiter rl(bandwidth_limit({100, 0, 10}), clock);
   EXPECT_TRUE(rl.consume(150, TokenType::kBytes));
   EXPECT_TRUE(rl.is_blocked());
   ASSERT_TRUE(readable_within(rl.timer_fd(), 1000));
@@ -140,9 +147,7 @@ TEST(RateLimiter, OverConsumptionPassesButBlocks) {
 
 TEST(RateLimiter, ManualReplenishAndUpdates) {
   auto clock = std::make_shared<FakeClock>();
-  RateLimiterConfig cfg;
-  cfg.ops = TokenBucketConfig{1, 0, 1000};
-  RateLimiter rl(cfg, clock);
+  RateLimiter rl(ops_limit({1, 0, 1000}), clock);
   ASSERT_TRUE(rl.consume(1, TokenType::kOps));
   rl.manual_replenish(1, TokenType::kOps);
   EXPECT_TRUE(rl.consume(1, TokenType::kOps));
@@ -157,9 +162,7 @@ TEST(RateLimiter, ManualReplenishAndUpdates) {
 
 TEST(RateLimiter, StateRoundTripsThroughJson) {
   auto clock = std::make_shared<FakeClock>();
-  RateLimiterConfig cfg;
-  cfg.bandwidth = TokenBucketConfig{4096, 100, 50};
-  RateLimiter rl(cfg, clock);
+  RateLimiter rl(bandwidth_limit({4096, 100, 50}), clock);
   ASSERT_TRUE(rl.consume(1000, TokenType::kBytes));
   const RateLimiterState s = rl.save();
   nlohmann::json j = s;

@@ -9,8 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/unit/virtio/device_harness.h"
 #include "tests/unit/virtio/fake_clock.h"
-#include "tests/unit/virtio/test_ring.h"
 #include "virtio/mmio/transport.h"
 #include "virtio/rng/device.h"
 #include "virtio/virtio_defs.h"
@@ -20,67 +20,34 @@
 namespace hearth::virtio::rng::test {
 namespace {
 
-struct CountingIrq : IrqLine {
-  int count = 0;
-  void trigger() override { ++count; }
-};
-
-struct Seg {
-  uint64_t addr;
-  uint32_t len;
-  bool writable;
-};
-
-// Guest memory, the MMIO transport brought up like Linux does, and a driver-side ring. No event
-// loop: tests run the rate limiter's timer handler themselves.
-class RngHarness {
+// The device behind the shared driver harness. No event loop: tests run the rate limiter's timer
+// handler themselves.
+class RngHarness : public virtio::test::DeviceHarness {
  public:
-  static constexpr uint16_t kRingSize = 256;
-
   explicit RngHarness(EntropyDeviceConfig cfg = {}) {
     dev = std::make_shared<RngDevice>(cfg, nullptr, clock);
-    transport = std::make_unique<mmio::MmioTransport>(dev, mem, irq);
-    bring_up();
+    attach(dev, dev->avail_features());
   }
   ~RngHarness() {
     transport.reset();
     dev.reset();
   }
 
-  uint32_t reg(uint64_t off) {
-    uint32_t v = 0;
-    transport->read(off, std::span(reinterpret_cast<uint8_t*>(&v), 4));
-    return v;
-  }
-  void set_reg(uint64_t off, uint32_t v) { transport->write(off, std::span(reinterpret_cast<const uint8_t*>(&v), 4)); }
-
-  uint16_t add_chain(const std::vector<Seg>& segs) {
-    const uint16_t head = next_desc_;
-    for (size_t i = 0; i < segs.size(); ++i) {
-      const bool last = i + 1 == segs.size();
-      const uint16_t idx = static_cast<uint16_t>((head + i) % kRingSize);
-      ring.set_desc(idx, segs[i].addr, segs[i].len,
-                    static_cast<uint16_t>((segs[i].writable ? kDescFlagWrite : 0) | (last ? 0 : kDescFlagNext)),
-                    static_cast<uint16_t>((idx + 1) % kRingSize));
-    }
-    next_desc_ = static_cast<uint16_t>((head + segs.size()) % kRingSize);
-    ring.push_avail(head);
-    return head;
-  }
   // A buffer pre-filled with a marker byte so a test sees what the device wrote.
   uint64_t alloc(uint32_t len, uint8_t marker = 0) {
-    const uint64_t a = next_buf_;
-    next_buf_ += (len + 15) & ~15u;
+    const uint64_t a = DeviceHarness::alloc(len);
     std::vector<uint8_t> fill(len, marker);
     mem.write(a, fill);
     return a;
   }
   uint16_t request(uint64_t addr, uint32_t len) { return add_chain({{addr, len, true}}); }
-  void kick() { set_reg(mmio::kRegQueueNotify, 0); }
-  std::vector<uint8_t> guest_bytes(uint64_t addr, size_t len) {
-    std::vector<uint8_t> v(len);
-    mem.read(addr, v);
-    return v;
+  // Two `len`-byte requests, then a kick; returns the second's buffer, marked 0x5a.
+  uint64_t kick_two_requests(uint32_t len) {
+    request(alloc(len), len);
+    const uint64_t second = alloc(len, 0x5a);
+    request(second, len);
+    kick();
+    return second;
   }
   bool needs_reset() { return (reg(mmio::kRegStatus) & kStatusNeedsReset) != 0; }
   uint32_t interrupt_status() { return reg(mmio::kRegInterruptStatus); }
@@ -91,45 +58,17 @@ class RngHarness {
     dev->handle_rate_limiter_timer();
     return true;
   }
-  void bring_up() {
-    set_reg(mmio::kRegStatus, kStatusAcknowledge);
-    set_reg(mmio::kRegStatus, kStatusAcknowledge | kStatusDriver);
-    const uint64_t features = dev->avail_features();
-    set_reg(mmio::kRegDriverFeaturesSel, 0);
-    set_reg(mmio::kRegDriverFeatures, static_cast<uint32_t>(features));
-    set_reg(mmio::kRegDriverFeaturesSel, 1);
-    set_reg(mmio::kRegDriverFeatures, static_cast<uint32_t>(features >> 32));
-    set_reg(mmio::kRegStatus, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk);
-    set_reg(mmio::kRegQueueSel, 0);
-    set_reg(mmio::kRegQueueNum, kRingSize);
-    set_reg(mmio::kRegQueueDescLow, static_cast<uint32_t>(ring.desc_addr()));
-    set_reg(mmio::kRegQueueDriverLow, static_cast<uint32_t>(ring.avail_addr()));
-    set_reg(mmio::kRegQueueDeviceLow, static_cast<uint32_t>(ring.used_addr()));
-    set_reg(mmio::kRegQueueReady, 1);
-    set_reg(mmio::kRegStatus, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk);
-    EXPECT_TRUE(dev->activated());
+  // Exactly `count` used entries, the last of which reports `len` bytes written.
+  testing::AssertionResult last_used_is(uint16_t count, uint32_t len) {
+    if (ring.used_idx() != count) return testing::AssertionFailure() << "used_idx " << ring.used_idx();
+    const uint32_t last = ring.used(static_cast<uint16_t>(count - 1)).len;
+    if (last != len) return testing::AssertionFailure() << "last used len " << last;
+    return testing::AssertionSuccess();
   }
-  // Driver reset, then a fresh driver with fresh rings.
-  void reset_and_bring_up() {
-    set_reg(mmio::kRegStatus, 0);
-    EXPECT_FALSE(dev->activated());
-    std::vector<uint8_t> zero(0x4000 + 8 * kRingSize + 8 - 0x1000, 0);
-    mem.write(0x1000, zero);
-    ring.set_avail_idx(0);
-    next_desc_ = 0;
-    bring_up();
-  }
+  void reset_and_bring_up() { DeviceHarness::reset_and_bring_up(*dev, dev->avail_features()); }
 
   std::shared_ptr<virtio::test::FakeClock> clock = std::make_shared<virtio::test::FakeClock>();
-  GuestMemory mem = GuestMemory::create_anonymous({{0, 0x200000}});
-  std::shared_ptr<CountingIrq> irq = std::make_shared<CountingIrq>();
   std::shared_ptr<RngDevice> dev;
-  std::unique_ptr<mmio::MmioTransport> transport;
-  virtio::test::TestRing ring{mem, kRingSize, 0x1000, 0x3000, 0x4000};
-
- private:
-  uint16_t next_desc_ = 0;
-  uint64_t next_buf_ = 0x10000;
 };
 
 bool all_equal(const std::vector<uint8_t>& v, uint8_t b) {
@@ -192,8 +131,7 @@ TEST(Rng, ChainOverSeveralWritableDescriptorsIsFilledFully) {
   const uint64_t after = h.alloc(16, 0x5a);  // right behind c's 28 bytes (padded to 32)
   h.add_chain({{a, 100, true}, {b, 1000, true}, {c, 28, true}});
   h.kick();
-  ASSERT_EQ(h.ring.used_idx(), 1);
-  EXPECT_EQ(h.ring.used(0).len, 1128u);
+  ASSERT_TRUE(h.last_used_is(1, 1128u));
   // Zero bytes from getrandom are possible; a whole run of 20 of them is not.
   auto no_zero_run = [](const std::vector<uint8_t>& v) {
     return std::search_n(v.begin(), v.end(), 20, uint8_t{0}) == v.end();
@@ -214,8 +152,7 @@ TEST(Rng, LargeRequestIsCapped) {
   const uint64_t a = h.alloc(big, 0x5a);
   h.request(a, big);
   h.kick();
-  ASSERT_EQ(h.ring.used_idx(), 1);
-  EXPECT_EQ(h.ring.used(0).len, kMaxRequestBytes);
+  ASSERT_TRUE(h.last_used_is(1, kMaxRequestBytes));
   EXPECT_TRUE(all_equal(h.guest_bytes(a + kMaxRequestBytes, kMaxRequestBytes), 0x5a));
   EXPECT_FALSE(all_equal(h.guest_bytes(a + kMaxRequestBytes - 64, 64), 0x5a));
 }
@@ -241,8 +178,7 @@ TEST(Rng, DeviceReadableDescriptorIsRejectedUntouched) {
   const uint64_t ok = h.alloc(16);
   h.request(ok, 16);
   h.kick();
-  ASSERT_EQ(h.ring.used_idx(), 3);
-  EXPECT_EQ(h.ring.used(2).len, 16u);
+  ASSERT_TRUE(h.last_used_is(3, 16u));
 }
 
 TEST(Rng, SingleReadableDescriptorCountsOneError) {
@@ -250,8 +186,7 @@ TEST(Rng, SingleReadableDescriptorCountsOneError) {
   const uint64_t r = h.alloc(64, 0x5a);
   h.add_chain({{r, 64, false}});
   h.kick();
-  ASSERT_EQ(h.ring.used_idx(), 1);
-  EXPECT_EQ(h.ring.used(0).len, 0u);
+  ASSERT_TRUE(h.last_used_is(1, 0u));
   EXPECT_TRUE(all_equal(h.guest_bytes(r, 64), 0x5a));
   EXPECT_EQ(h.dev->metrics().event_fails, 1u);
 }
@@ -274,8 +209,7 @@ TEST(Rng, ZeroLengthRequestCompletesEmpty) {
   const uint64_t a = h.alloc(16, 0x5a);
   h.request(a, 0);
   h.kick();
-  ASSERT_EQ(h.ring.used_idx(), 1);
-  EXPECT_EQ(h.ring.used(0).len, 0u);
+  ASSERT_TRUE(h.last_used_is(1, 0u));
   EXPECT_TRUE(all_equal(h.guest_bytes(a, 16), 0x5a));
   EXPECT_EQ(h.dev->metrics().requests, 1u);
   EXPECT_EQ(h.dev->metrics().event_fails, 0u);
@@ -298,8 +232,7 @@ TEST(Rng, AvailIdxJumpNeedsResetAndResetRecovers) {
   const uint64_t a = h.alloc(256);
   h.request(a, 256);
   h.kick();
-  ASSERT_EQ(h.ring.used_idx(), 1);
-  EXPECT_EQ(h.ring.used(0).len, 256u);
+  ASSERT_TRUE(h.last_used_is(1, 256u));
   EXPECT_FALSE(all_equal(h.guest_bytes(a, 256), 0));
 }
 
@@ -317,10 +250,7 @@ TEST(Rng, DescriptorLoopNeedsReset) {
 
 TEST(Rng, RateLimiterThrottlesUntilBudgetRefills) {
   RngHarness h(limited(1000, 1000));
-  const uint64_t a = h.alloc(800), b = h.alloc(800, 0x5a);
-  h.request(a, 800);
-  h.request(b, 800);
-  h.kick();
+  const uint64_t b = h.kick_two_requests(800);
   ASSERT_EQ(h.ring.used_idx(), 1);  // 200 bytes of budget left: the second request waits
   EXPECT_EQ(h.dev->metrics().rate_limiter_throttled, 1u);
   EXPECT_TRUE(h.dev->rate_limiter().is_blocked());
@@ -330,8 +260,7 @@ TEST(Rng, RateLimiterThrottlesUntilBudgetRefills) {
 
   h.clock->advance_ms(1000);
   ASSERT_TRUE(h.fire_timer());
-  ASSERT_EQ(h.ring.used_idx(), 2);
-  EXPECT_EQ(h.ring.used(1).len, 800u);
+  ASSERT_TRUE(h.last_used_is(2, 800u));
   EXPECT_FALSE(all_equal(h.guest_bytes(b, 800), 0x5a));
   EXPECT_EQ(h.dev->metrics().rate_limiter_event_count, 1u);
   EXPECT_EQ(h.dev->metrics().entropy_bytes, 1600u);
@@ -341,12 +270,8 @@ TEST(Rng, RequestLargerThanBucketThrottlesTheNextOne) {
   // As Firecracker: a request bigger than the whole bucket goes through once, drains the budget
   // and blocks the limiter for the time the excess takes to refill (3096 bytes at 10 bytes/ms).
   RngHarness h(limited(1000, 100));
-  const uint64_t a = h.alloc(4096), b = h.alloc(4096, 0x5a);
-  h.request(a, 4096);
-  h.request(b, 4096);
-  h.kick();
-  ASSERT_EQ(h.ring.used_idx(), 1);
-  EXPECT_EQ(h.ring.used(0).len, 4096u);
+  const uint64_t b = h.kick_two_requests(4096);
+  ASSERT_TRUE(h.last_used_is(1, 4096u));
   EXPECT_TRUE(h.dev->rate_limiter().is_blocked());
   EXPECT_EQ(h.dev->metrics().rate_limiter_throttled, 1u);
   EXPECT_TRUE(all_equal(h.guest_bytes(b, 4096), 0x5a));
@@ -355,8 +280,7 @@ TEST(Rng, RequestLargerThanBucketThrottlesTheNextOne) {
 
   h.clock->advance_ms(1000);
   ASSERT_TRUE(h.fire_timer());
-  ASSERT_EQ(h.ring.used_idx(), 2);
-  EXPECT_EQ(h.ring.used(1).len, 4096u);
+  ASSERT_TRUE(h.last_used_is(2, 4096u));
 }
 
 TEST(Rng, OpsBucketLimitsRequests) {

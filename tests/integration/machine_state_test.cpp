@@ -24,6 +24,15 @@ std::string slurp(const std::string& path) {
   return s.str();
 }
 
+// "console.txt" in `dir`, opened for the guest console to write to.
+struct ConsoleFile {
+  explicit ConsoleFile(const TempDir& dir)
+      : path((dir.path() / "console.txt").string()),
+        fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) {}
+  std::string path;
+  UniqueFd fd;
+};
+
 // Runs the event loop until `done` or the timeout; false on timeout.
 template <typename Done>
 bool pump(EventLoop& loop, Done done, std::chrono::milliseconds timeout) {
@@ -38,9 +47,8 @@ bool pump(EventLoop& loop, Done done, std::chrono::milliseconds timeout) {
 TEST(MachineState, PausedVmSurvivesSaveScrambleRestore) {
   HEARTH_REQUIRE_KVM();
   TempDir dir;
-  const std::string console = (dir.path() / "console.txt").string();
-  UniqueFd out(::open(console.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  ASSERT_TRUE(out);
+  const ConsoleFile console(dir);
+  ASSERT_TRUE(console.fd);
 
   VmConfig config;
   config.boot_source = BootSourceConfig{testguest_elf(), std::nullopt, "console=ttyS0 testguest.hold_ms=1500"};
@@ -48,12 +56,12 @@ TEST(MachineState, PausedVmSurvivesSaveScrambleRestore) {
   config.machine.mem_size_mib = 128;
   VmmOptions options;
   options.console_in_fd = -1;
-  options.console_out_fd = out.get();
+  options.console_out_fd = console.fd.get();
   EventLoop loop;
   Vmm vmm(config, options, loop);
   vmm.start();
   // Pause in the middle of the guest's busy-wait, after its timer calibration.
-  ASSERT_TRUE(pump(loop, [&] { return slurp(console).find("hold: ms=") != std::string::npos; },
+  ASSERT_TRUE(pump(loop, [&] { return slurp(console.path).find("hold: ms=") != std::string::npos; },
                    std::chrono::seconds(20)));
   vmm.pause();
 
@@ -76,9 +84,9 @@ TEST(MachineState, PausedVmSurvivesSaveScrambleRestore) {
   EXPECT_EQ(again.vcpus[0].msrs.size(), saved.vcpus[0].msrs.size());
 
   vmm.resume();
-  ASSERT_TRUE(pump(loop, [&] { return vmm.exit_code().has_value(); }, std::chrono::seconds(30))) << slurp(console);
+  ASSERT_TRUE(pump(loop, [&] { return vmm.exit_code().has_value(); }, std::chrono::seconds(30))) << slurp(console.path);
   EXPECT_EQ(*vmm.exit_code(), 0) << vmm.stop_reason();
-  EXPECT_NE(slurp(console).find("TESTGUEST PASS"), std::string::npos) << slurp(console);
+  EXPECT_NE(slurp(console.path).find("TESTGUEST PASS"), std::string::npos) << slurp(console.path);
 }
 
 size_t count_bits(const std::vector<std::vector<uint64_t>>& bitmaps) {
@@ -124,9 +132,8 @@ TEST(MachineState, DirtyPagesAreTrackedWhenAsked) {
 TEST(MachineState, SnapshotBuildsASecondVmFromStateThatRunsToPass) {
   HEARTH_REQUIRE_KVM();
   TempDir dir;
-  const std::string console = (dir.path() / "console.txt").string();
-  UniqueFd out(::open(console.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  ASSERT_TRUE(out);
+  const ConsoleFile console(dir);
+  ASSERT_TRUE(console.fd);
   const std::string disk = dir.write("disk.img", std::string(1 << 20, '\x5a'));
 
   VmConfig config;
@@ -142,7 +149,7 @@ TEST(MachineState, SnapshotBuildsASecondVmFromStateThatRunsToPass) {
   config.drives.push_back(drive);
   VmmOptions options;
   options.console_in_fd = -1;
-  options.console_out_fd = out.get();
+  options.console_out_fd = console.fd.get();
 
   EventLoop loop;
   VmSnapshot saved;
@@ -150,16 +157,16 @@ TEST(MachineState, SnapshotBuildsASecondVmFromStateThatRunsToPass) {
   {
     auto first = Vmm::from_config(config, options, loop);
     first->start();
-    ASSERT_TRUE(pump(loop, [&] { return slurp(console).find("hold: ms=") != std::string::npos; },
+    ASSERT_TRUE(pump(loop, [&] { return slurp(console.path).find("hold: ms=") != std::string::npos; },
                      std::chrono::seconds(60)))
-        << slurp(console);
+        << slurp(console.path);
     first->pause();
     saved = first->snapshot();
     devices_before = saved.devices;
     first->stop(0);
   }  // the first VM is gone: nothing of it is left to keep the guest alive
-  ASSERT_EQ(slurp(console).find("TESTGUEST PASS"), std::string::npos) << "the guest finished before the pause";
-  EXPECT_NE(slurp(console).find("rng: ok"), std::string::npos) << slurp(console);
+  ASSERT_EQ(slurp(console.path).find("TESTGUEST PASS"), std::string::npos) << "the guest finished before the pause";
+  EXPECT_NE(slurp(console.path).find("rng: ok"), std::string::npos) << slurp(console.path);
 
   // Every device was saved, in placement order, each with its transport.
   std::vector<std::string> kinds;
@@ -177,9 +184,9 @@ TEST(MachineState, SnapshotBuildsASecondVmFromStateThatRunsToPass) {
     EXPECT_EQ(nlohmann::json(restored[i]), nlohmann::json(devices_before[i])) << restored[i].kind;
   }
   second->resume();
-  ASSERT_TRUE(pump(loop, [&] { return second->exit_code().has_value(); }, std::chrono::seconds(60))) << slurp(console);
+  ASSERT_TRUE(pump(loop, [&] { return second->exit_code().has_value(); }, std::chrono::seconds(60))) << slurp(console.path);
   EXPECT_EQ(*second->exit_code(), 0) << second->stop_reason();
-  EXPECT_NE(slurp(console).find("TESTGUEST PASS"), std::string::npos) << slurp(console);
+  EXPECT_NE(slurp(console.path).find("TESTGUEST PASS"), std::string::npos) << slurp(console.path);
 
   // A snapshot that does not fit the configuration is refused by name, before anything runs.
   VmConfig smaller = config;

@@ -2,11 +2,9 @@
 // queue placement; descriptor-chain parsing and virtio-rng request handling (with and without a
 // rate limiter) must never crash, hang or touch memory outside guest RAM.
 #include <cstdint>
-#include <cstring>
 #include <memory>
 
-#include <spdlog/spdlog.h>
-
+#include "tests/fuzz/virtio_fuzz_input.h"
 #include "virtio/queue/queue.h"
 #include "virtio/rng/device.h"
 #include "virtio/virtio_defs.h"
@@ -16,14 +14,7 @@ namespace {
 
 using namespace hearth;
 using namespace hearth::virtio;
-
-constexpr uint64_t kMemSize = 0x10000;
-
-struct NullInterrupt : VirtioInterrupt {
-  void signal_used_queue(uint16_t) override {}
-  void signal_config() override {}
-  void signal_needs_reset() override {}
-};
+using namespace hearth::virtio::fuzz;
 
 // Time moves 1 ms per look, so the limited device's buckets refill as the fuzzer runs.
 struct SteppingClock : Clock {
@@ -47,55 +38,25 @@ struct Fixture {
   }
 };
 
-template <typename T>
-T take(const uint8_t*& data, size_t& size) {
-  T v{};
-  const size_t n = std::min(size, sizeof(T));
-  std::memcpy(&v, data, n);
-  data += n;
-  size -= n;
-  return v;
-}
-
 }  // namespace
-
-// The device warns about every broken ring; at fuzzing rates that would be all the fuzzer does.
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  spdlog::set_level(spdlog::level::off);
-  return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Fixture fx;
   // Control block: queue geometry and negotiated features; the rest is guest memory.
-  const auto flags = take<uint8_t>(data, size);
-  const auto size_log2 = take<uint8_t>(data, size);
-  const auto desc = take<uint16_t>(data, size);
-  const auto avail = take<uint16_t>(data, size);
-  const auto used = take<uint16_t>(data, size);
+  const RingInput in = take_ring_input(data, size);
+  fill_guest_memory(fx.mem, data, size);
 
-  auto region = *fx.mem.slice(0, kMemSize);
-  std::memset(region.data(), 0, region.size());
-  std::memcpy(region.data(), data, std::min<size_t>(size, kMemSize));
-
-  const auto queue_size = static_cast<uint16_t>(1u << (size_log2 % 9));
   Queue q(rng::kQueueSize);
-  q.set_size(queue_size);
-  q.set_desc_table(desc);
-  q.set_avail_ring(avail);
-  q.set_used_ring(used);
-  q.set_ready(true);
-  q.set_event_idx(flags & 1);
+  place_queue(q, in);
   // The device never offers INDIRECT_DESC; a driver that sets the flag anyway breaks the ring.
 
   if (!q.is_valid(fx.mem)) return 0;
-  uint64_t features = feature_bit(kFeatureVersion1);
-  if (flags & 1) features |= feature_bit(kFeatureRingEventIdx);
-  rng::RngDevice& dev = (flags & 2) ? *fx.limited : *fx.dev;
+  const uint64_t features = ring_features(in);
+  rng::RngDevice& dev = (in.flags & 2) ? *fx.limited : *fx.dev;
   dev.activate(fx.mem, std::span<Queue>(&q, 1), fx.irq, features);
   dev.process_queue(0);
-  if (flags & 4) dev.process_queue(0);  // a second kick after the first pass (throttled or broken)
-  dev.handle_rate_limiter_timer();      // usually a spurious wakeup: must be harmless
+  if (in.flags & 4) dev.process_queue(0);  // a second kick after the first pass (throttled or broken)
+  dev.handle_rate_limiter_timer();         // usually a spurious wakeup: must be harmless
   dev.restore(dev.save());
   dev.reset();
   return 0;

@@ -19,18 +19,7 @@ using test::decode_pkg_length;
 using test::find;
 using test::npos;
 
-Description sample(size_t virtio_count) {
-  Description d;
-  d.vcpu_count = 2;
-  d.lapic_addr = 0xFEE00000;
-  d.ioapic_addr = 0xFEC00000;
-  d.serial_port = 0x3F8;
-  d.serial_irq = 4;
-  for (size_t i = 0; i < virtio_count; ++i) {
-    d.virtio_devices.push_back({0xD0001000 + i * 0x1000, 0x1000, static_cast<uint32_t>(5 + i)});
-  }
-  return d;
-}
+Description sample(size_t virtio_count) { return test::sample_description(virtio_count, 2, false); }
 
 // Device name -> body (what follows the name inside the Device), read from the \_SB_ scope.
 std::map<std::string, Bytes> devices_in(const Bytes& dsdt) {

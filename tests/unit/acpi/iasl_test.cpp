@@ -13,6 +13,7 @@
 #include "vmm/acpi/acpi.h"
 #include "vmm/acpi/dsdt.h"
 #include "vmm/acpi/tables.h"
+#include "tests/unit/acpi/test_util.h"
 
 namespace hearth::acpi {
 namespace {
@@ -58,17 +59,7 @@ std::string disassemble(const TempDir& dir, const std::string& stem, const Bytes
   return ss.str();
 }
 
-Description sample() {
-  Description d;
-  d.vcpu_count = 4;
-  d.lapic_addr = 0xFEE00000;
-  d.ioapic_addr = 0xFEC00000;
-  d.serial_port = 0x3F8;
-  d.serial_irq = 4;
-  d.virtio_devices = {{0xD0001000, 0x1000, 5}, {0xD0002000, 0x1000, 6}};
-  d.i8042 = I8042Device{0x60, 0x64, 1};
-  return d;
-}
+Description sample() { return test::sample_description(2, 4); }
 
 TEST(Iasl, DisassemblesDsdt) {
   if (!have_iasl()) GTEST_SKIP() << "iasl not installed (Debian package acpica-tools)";

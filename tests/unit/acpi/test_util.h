@@ -7,8 +7,24 @@
 #include <vector>
 
 #include "vmm/acpi/bytes.h"
+#include "vmm/acpi/description.h"
 
 namespace hearth::acpi::test {
+
+// A machine like Hearth's: LAPIC, IOAPIC, COM1, `virtio_count` virtio-mmio windows from IRQ 5.
+inline Description sample_description(size_t virtio_count, uint32_t vcpus = 2, bool with_i8042 = true) {
+  Description d;
+  d.vcpu_count = vcpus;
+  d.lapic_addr = 0xFEE00000;
+  d.ioapic_addr = 0xFEC00000;
+  d.serial_port = 0x3F8;
+  d.serial_irq = 4;
+  for (size_t i = 0; i < virtio_count; ++i) {
+    d.virtio_devices.push_back({0xD0001000 + i * 0x1000, 0x1000, static_cast<uint32_t>(5 + i)});
+  }
+  if (with_i8042) d.i8042 = I8042Device{0x60, 0x64, 1};
+  return d;
+}
 
 inline uint8_t sum8(std::span<const uint8_t> data) {
   uint8_t s = 0;

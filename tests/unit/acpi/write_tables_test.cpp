@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/unit/acpi/test_util.h"
+#include "tests/unit/error_of.h"
 #include "vmm/acpi/sdt.h"
 #include "vmm/base/error.h"
 
@@ -22,19 +23,7 @@ using test::sum8;
 constexpr uint64_t kBase = 0xE0000;
 constexpr uint64_t kLimit = 0x100000;
 
-Description sample(size_t virtio_count, uint32_t vcpus = 2) {
-  Description d;
-  d.vcpu_count = vcpus;
-  d.lapic_addr = 0xFEE00000;
-  d.ioapic_addr = 0xFEC00000;
-  d.serial_port = 0x3F8;
-  d.serial_irq = 4;
-  for (size_t i = 0; i < virtio_count; ++i) {
-    d.virtio_devices.push_back({0xD0001000 + i * 0x1000, 0x1000, static_cast<uint32_t>(5 + i)});
-  }
-  d.i8042 = I8042Device{0x60, 0x64, 1};
-  return d;
-}
+Description sample(size_t virtio_count, uint32_t vcpus = 2) { return test::sample_description(virtio_count, vcpus); }
 
 Bytes read(const GuestMemory& mem, uint64_t addr, size_t len) {
   Bytes b(len);
@@ -53,14 +42,7 @@ Bytes read_table(const GuestMemory& mem, uint64_t addr, std::string_view sig) {
   return read(mem, addr, len);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using hearth::test::error_of;
 
 TEST(WriteTables, GuestCanWalkFromRsdpToEveryTable) {
   GuestMemory mem = GuestMemory::create_anonymous({{0, 0x100000}});

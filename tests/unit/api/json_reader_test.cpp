@@ -3,18 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "vmm/base/error.h"
+#include "tests/unit/error_of.h"
 
 namespace hearth::api {
 namespace {
 
-std::string error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using hearth::test::error_of;
 
 TEST(JsonReader, InvalidJsonReportsLineAndColumn) {
   EXPECT_EQ(error_of([] { parse_json("{\n  \"a\": 1,\n  \"b\": x\n}", "body"); })

@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "tests/unit/error_of.h"
 #include "vmm/base/error.h"
 #include "vmm/loader/boot_params.h"
 
@@ -26,16 +27,7 @@ T peek(const std::vector<uint8_t>& bytes, uint64_t offset) {
   return value;
 }
 
-// The message of the Error `f` throws, or "<no error>".
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using hearth::test::error_of;
 
 inline std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
   std::vector<uint8_t> v(n);

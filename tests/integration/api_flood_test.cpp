@@ -32,7 +32,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr size_t kRssLimitKib = 64 * 1024;  // hearth idles at about 9 MiB
+constexpr size_t kRssLimitKib = kHearthRssBoundKib;
 constexpr double kLatencyP90Ms = 100;
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
@@ -101,14 +101,6 @@ Probes probe(const std::string& sock, int count = 20, int gap_ms = 25) {
     std::this_thread::sleep_for(milliseconds(gap_ms));
   }
   return p;
-}
-
-size_t rss_kib(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
-  }
-  return 0;
 }
 
 double cpu_seconds(int pid) {

@@ -124,6 +124,14 @@ BackgroundProcess::BackgroundProcess(std::vector<std::string> argv, ProcessOptio
   });
 }
 
+size_t rss_kib(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
+  }
+  return 0;
+}
+
 int BackgroundProcess::pid() const {
   while (pid_->load() == 0) std::this_thread::yield();
   return pid_->load();

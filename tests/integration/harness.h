@@ -70,6 +70,16 @@ std::string hearth_binary();
 std::string testguest_elf();
 std::string source_dir();
 
+// VmRSS of a running process in KiB (0 when it is gone).
+size_t rss_kib(int pid);
+// What a hostile client or file may make hearth grow to: 64 MiB (it idles at about 5-9 MiB). A
+// sanitizer build carries ASan's shadow memory and quarantine, so its bound is wider.
+#ifdef HEARTH_TEST_SANITIZED
+inline constexpr size_t kHearthRssBoundKib = 512 * 1024;
+#else
+inline constexpr size_t kHearthRssBoundKib = 64 * 1024;
+#endif
+
 // Empty when /dev/kvm can be opened read-write; otherwise why not.
 std::string kvm_unavailable_reason();
 

@@ -174,6 +174,18 @@ TEST(MachineState, SnapshotBuildsASecondVmFromStateThatRunsToPass) {
   EXPECT_EQ(kinds, (std::vector<std::string>{"serial", "i8042", "boot-timer", "virtio-blk:data", "virtio-mmio:virtio-blk 'data'",
                                              "virtio-rng", "virtio-mmio:virtio-rng"}));
 
+  // Through text, as a snapshot file or migration stream carries it: KVM's state and every device's.
+  saved.machine = nlohmann::json::parse(nlohmann::json(saved.machine).dump()).get<MachineState>();
+  saved.devices = nlohmann::json::parse(nlohmann::json(saved.devices).dump()).get<std::vector<DeviceState>>();
+  nlohmann::json bad = saved.machine;
+  bad["vcpus"][0]["sregs"] = "00";
+  try {
+    (void)bad.get<MachineState>();
+    ADD_FAILURE() << "a truncated sregs was accepted";
+  } catch (const hearth::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("field 'sregs' holds 1 bytes"), std::string::npos) << e.what();
+  }
+
   auto second = Vmm::from_state(config, options, loop, saved);
   EXPECT_EQ(second->state(), VmState::kPaused);
   // The restored devices save to the same state (the boot timer's clock moves on, so it is skipped).

@@ -1,5 +1,6 @@
 #include "vmm/core/vmm.h"
 
+#include "vmm/arch/cpu_state_json.h"
 #include "vmm/device_manager/device_kinds.h"
 #include "vmm/device_manager/device_manager.h"
 
@@ -50,6 +51,16 @@ void validate(const VmConfig& config) {
 }
 
 }  // namespace
+
+void to_json(nlohmann::json& j, const MachineState& s) { j = {{"vm", s.vm}, {"vcpus", s.vcpus}}; }
+
+void from_json(const nlohmann::json& j, MachineState& s) {
+  if (!j.is_object() || !j.contains("vm") || !j.contains("vcpus") || !j["vcpus"].is_array()) {
+    throw Error("machine state: expected {vm, vcpus}");
+  }
+  s.vm = j["vm"].get<arch::KvmVmState>();
+  s.vcpus = j["vcpus"].get<std::vector<arch::VcpuState>>();
+}
 
 std::unique_ptr<Vmm> Vmm::from_config(const VmConfig& config, const VmmOptions& options, EventLoop& loop) {
   return std::unique_ptr<Vmm>(new Vmm(config, options, loop, nullptr));

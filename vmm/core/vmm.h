@@ -53,6 +53,9 @@ struct MachineState {
   std::vector<arch::VcpuState> vcpus;
 };
 
+void to_json(nlohmann::json& j, const MachineState& s);
+void from_json(const nlohmann::json& j, MachineState& s);
+
 // Everything needed to build a VM again without its kernel: KVM's state, every device's state and
 // the guest memory, one byte vector per RAM region. Taken from a paused VM.
 struct VmSnapshot {

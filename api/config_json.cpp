@@ -50,10 +50,7 @@ VmConfig parse_config(const nlohmann::json& root) {
   for (const DeviceConfigKind* kind : device_config_kinds()) {
     if (const auto* body = r.get(kind->name)) c.device_sections[std::string(kind->name)] = kind->validate(*body, kind->name);
   }
-  if (virtio_device_count(c) > kMaxVirtioDevices) {
-    throw Error(fmt::format("config file: at most {} virtio devices (drives, entropy) are supported, got {}",
-                            kMaxVirtioDevices, virtio_device_count(c)));
-  }
+  check_virtio_device_count(c, "config file");
   return c;
 }
 

@@ -39,8 +39,9 @@ class Controller {
   virtual Result<> put_logger(const LoggerConfig& logger) = 0;
   virtual Result<> put_metrics(const MetricsConfig& metrics) = 0;
   virtual Result<> put_serial(const SerialConfig& serial) = 0;
-  // PUT /<section> for a device kind of the registry (vmm/config/device_kind.h), before boot.
-  virtual Result<> put_device_section(std::string_view section, const nlohmann::json& body) = 0;
+  // PUT /<section> for a device kind of the registry (vmm/config/device_kind.h), before boot; `section`
+  // is the body as the kind's validate() returned it.
+  virtual Result<> put_device_section(std::string_view name, const nlohmann::json& section) = 0;
 
   virtual Result<> instance_start() = 0;
   virtual Result<> send_ctrl_alt_del() = 0;

@@ -34,7 +34,7 @@ class PrebootConfigController : public Controller {
   Result<> put_logger(const LoggerConfig& logger) override;
   Result<> put_metrics(const MetricsConfig& metrics) override;
   Result<> put_serial(const SerialConfig& serial) override;
-  Result<> put_device_section(std::string_view section, const nlohmann::json& body) override;
+  Result<> put_device_section(std::string_view name, const nlohmann::json& section) override;
 
   Result<> instance_start() override;
   Result<> send_ctrl_alt_del() override;

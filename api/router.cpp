@@ -235,9 +235,9 @@ HttpResponse Router::route(const HttpRequest& request, std::string_view resource
   }
   if (depth == 1 && method == "PUT") {
     if (const DeviceConfigKind* kind = find_device_config_kind(resource)) {
-      nlohmann::json j = body(kind->name);
-      kind->validate(j, kind->name);  // a bad body is a 400 without a trip to the VMM thread
-      return respond(call([&](Controller& c) { return c.put_device_section(kind->name, j); }));
+      // Validated here, as every other body is, so a bad one is a 400 without a trip to the VMM thread.
+      nlohmann::json section = kind->validate(body(kind->name), kind->name);
+      return respond(call([&](Controller& c) { return c.put_device_section(kind->name, section); }));
     }
   }
   if (resource == "serial" && depth == 1 && method == "PUT") {

@@ -6,9 +6,13 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "vmm/base/error.h"
+#include "vmm/config/limits.h"
 
 namespace hearth {
 
@@ -80,5 +84,13 @@ struct VmConfig {
 
 // Each of these is one virtio-mmio device; their total is bounded by kMaxVirtioDevices.
 inline size_t virtio_device_count(const VmConfig& c) { return c.drives.size() + c.device_sections.size(); }
+
+// The boot-time limit, applied the same way when a configuration is accepted (PUT, config file).
+inline void check_virtio_device_count(const VmConfig& c, std::string_view context) {
+  if (virtio_device_count(c) > kMaxVirtioDevices) {
+    throw Error(fmt::format("{}: at most {} virtio devices (drives and other device sections) are supported, got {}",
+                            context, kMaxVirtioDevices, virtio_device_count(c)));
+  }
+}
 
 }  // namespace hearth

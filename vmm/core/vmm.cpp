@@ -40,11 +40,7 @@ void validate(const VmConfig& config) {
   if (m.smt && m.vcpu_count > 1 && m.vcpu_count % 2) {
     throw Error("machine-config.vcpu_count: must be 1 or even when smt is enabled");
   }
-  const size_t virtio_devices = virtio_device_count(config);
-  if (virtio_devices > kMaxVirtioDevices) {
-    throw Error(fmt::format("drives: at most {} virtio devices (drives and other device sections) are supported, got {}",
-                            kMaxVirtioDevices, virtio_devices));
-  }
+  check_virtio_device_count(config, "drives");
   if (m.mem_size_mib < kMinMemSizeMib) {
     throw Error(fmt::format("machine-config.mem_size_mib: must be at least {}, got {}", kMinMemSizeMib, m.mem_size_mib));
   }

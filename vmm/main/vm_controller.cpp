@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include "vmm/base/error.h"
+#include "devices/model/device.h"
 #include "vmm/main/logging.h"
 #include "vmm/main/version.h"
 #include "vmm/metrics/registry.h"
@@ -15,13 +16,6 @@ virtio::BucketUpdate bucket_update(const std::optional<TokenBucketConfig>& bucke
   if (!bucket) return virtio::BucketUpdate::keep();
   if (bucket->size == 0) return virtio::BucketUpdate::disable();
   return virtio::BucketUpdate::set(*bucket);
-}
-
-// Counters are cumulative; the registry keeps the last value so each copy adds only the change.
-void mirror(metrics::Registry& registry, const std::string& name, uint64_t value) {
-  metrics::Counter& counter = registry.counter(name);
-  const uint64_t seen = counter.get();
-  if (value > seen) counter.add(value - seen);
 }
 
 }  // namespace
@@ -90,7 +84,7 @@ api::Result<> VmController::update_drive(const api::DrivePatch& patch) {
 void VmController::collect_metrics() const {
   if (!vmm_) return;
   auto& registry = metrics::global();
-  for (const auto& [reason, count] : vmm_->vcpu_exit_counts()) mirror(registry, "vcpu.exit." + reason, count);
+  for (const auto& [reason, count] : vmm_->vcpu_exit_counts()) export_counter(registry, "vcpu.exit." + reason, count);
   vmm_->export_device_metrics(registry);
 }
 

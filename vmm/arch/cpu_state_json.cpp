@@ -43,25 +43,40 @@ void read_hex(const nlohmann::json& j, const char* field, T& value) {
   }
 }
 
+// The fixed-size KVM structs of each state, named as they appear in JSON; one list serves both directions.
+template <typename S, typename F>
+void each_vcpu_struct(S& s, F&& f) {
+  f("regs", s.regs);
+  f("sregs", s.sregs);
+  f("xsave", s.xsave);
+  f("xcrs", s.xcrs);
+  f("debugregs", s.debugregs);
+  f("lapic", s.lapic);
+  f("mp_state", s.mp_state);
+  f("events", s.events);
+}
+
+template <typename S, typename F>
+void each_vm_struct(S& s, F&& f) {
+  f("clock", s.clock);
+  f("pic_master", s.pic_master);
+  f("pic_slave", s.pic_slave);
+  f("ioapic", s.ioapic);
+  f("pit", s.pit);
+}
+
 }  // namespace
 
 void to_json(nlohmann::json& j, const VcpuState& s) {
+  j = nlohmann::json::object();
+  each_vcpu_struct(s, [&](const char* name, const auto& value) { j[name] = hex_of(value); });
   nlohmann::json msrs = nlohmann::json::array();
   for (const auto& m : s.msrs) msrs.push_back({{"index", m.index}, {"data", m.data}});
-  j = {{"regs", hex_of(s.regs)},           {"sregs", hex_of(s.sregs)},   {"xsave", hex_of(s.xsave)},
-       {"xcrs", hex_of(s.xcrs)},           {"debugregs", hex_of(s.debugregs)}, {"lapic", hex_of(s.lapic)},
-       {"mp_state", hex_of(s.mp_state)},   {"events", hex_of(s.events)}, {"msrs", std::move(msrs)}};
+  j["msrs"] = std::move(msrs);
 }
 
 void from_json(const nlohmann::json& j, VcpuState& s) {
-  read_hex(j, "regs", s.regs);
-  read_hex(j, "sregs", s.sregs);
-  read_hex(j, "xsave", s.xsave);
-  read_hex(j, "xcrs", s.xcrs);
-  read_hex(j, "debugregs", s.debugregs);
-  read_hex(j, "lapic", s.lapic);
-  read_hex(j, "mp_state", s.mp_state);
-  read_hex(j, "events", s.events);
+  each_vcpu_struct(s, [&](const char* name, auto& value) { read_hex(j, name, value); });
   const auto msrs = j.find("msrs");
   if (msrs == j.end() || !msrs->is_array()) throw Error("KVM state: field 'msrs' is missing");
   s.msrs.clear();
@@ -78,19 +93,12 @@ void from_json(const nlohmann::json& j, VcpuState& s) {
 }
 
 void to_json(nlohmann::json& j, const KvmVmState& s) {
-  j = {{"clock", hex_of(s.clock)},
-       {"pic_master", hex_of(s.pic_master)},
-       {"pic_slave", hex_of(s.pic_slave)},
-       {"ioapic", hex_of(s.ioapic)},
-       {"pit", hex_of(s.pit)}};
+  j = nlohmann::json::object();
+  each_vm_struct(s, [&](const char* name, const auto& value) { j[name] = hex_of(value); });
 }
 
 void from_json(const nlohmann::json& j, KvmVmState& s) {
-  read_hex(j, "clock", s.clock);
-  read_hex(j, "pic_master", s.pic_master);
-  read_hex(j, "pic_slave", s.pic_slave);
-  read_hex(j, "ioapic", s.ioapic);
-  read_hex(j, "pit", s.pit);
+  each_vm_struct(s, [&](const char* name, auto& value) { read_hex(j, name, value); });
 }
 
 }  // namespace hearth::arch

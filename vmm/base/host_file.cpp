@@ -139,12 +139,10 @@ HostFile open_host_file(const std::string& path, std::string_view what, const Ho
   return HostFile{std::move(fd), kind, size};
 }
 
-std::vector<uint8_t> read_host_file(const std::string& path, std::string_view what, uint64_t max_bytes,
-                                    std::string_view max_bytes_reason) {
-  HostFileRules rules;
-  rules.max_bytes = max_bytes;
-  rules.max_bytes_reason = max_bytes_reason;
-  HostFile file = open_host_file(path, what, rules);
+namespace {
+
+// The whole of an open regular file of `file.size` bytes, refusing one that changes size meanwhile.
+std::vector<uint8_t> read_regular(const HostFile& file, const std::string& path, std::string_view what) {
   std::vector<uint8_t> data(file.size);
   size_t done = 0;
   while (done < data.size()) {
@@ -163,16 +161,23 @@ std::vector<uint8_t> read_host_file(const std::string& path, std::string_view wh
   return data;
 }
 
+}  // namespace
+
+std::vector<uint8_t> read_host_file(const std::string& path, std::string_view what, uint64_t max_bytes,
+                                    std::string_view max_bytes_reason) {
+  HostFileRules rules;
+  rules.max_bytes = max_bytes;
+  rules.max_bytes_reason = max_bytes_reason;
+  return read_regular(open_host_file(path, what, rules), path, what);
+}
+
 std::vector<uint8_t> read_host_stream(const std::string& path, std::string_view what, uint64_t max_bytes,
                                       int idle_timeout_ms) {
   HostFileRules rules;
   rules.kinds = kRegularFile | kFifo;
   rules.max_bytes = max_bytes;
   HostFile file = open_host_file(path, what, rules);
-  if (file.kind == kRegularFile) {
-    file.fd.reset();
-    return read_host_file(path, what, max_bytes);
-  }
+  if (file.kind == kRegularFile) return read_regular(file, path, what);
   std::vector<uint8_t> data;
   uint8_t chunk[4096];
   while (true) {

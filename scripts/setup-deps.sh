@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config python3
   libfmt-dev libspdlog-dev nlohmann-json3-dev libgtest-dev libgmock-dev libcli11-dev
   libseccomp-dev liburing-dev libcpp-httplib-dev
+  liblzma-dev                # lzma_crc64: the snapshot state file's CRC-64
   clang                      # libFuzzer targets and the sanitizer build
   qemu-system-x86            # the test guest also runs on QEMU microvm, as a reference
   acpica-tools               # iasl disassembles our ACPI tables in unit tests

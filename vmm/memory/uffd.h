@@ -18,15 +18,37 @@ struct UffdRegionMapping {
   uint64_t offset = 0;  // in the memory file
   uint64_t page_size = 4096;
   // In Firecracker's JSON the page size field is "page_size" (older: "page_size_kib"); we write both.
+  // Both hold bytes, whatever the older name says.
+  bool contains(uint64_t addr) const { return addr >= base_host_virt_addr && addr - base_host_virt_addr < size; }
 };
 
 std::string uffd_mappings_json(const std::vector<UffdRegionMapping>& mappings);
 // Parses what uffd_mappings_json wrote (and Firecracker's form); throws Error naming the field.
 std::vector<UffdRegionMapping> parse_uffd_mappings_json(const std::string& text);
 
+// A new userfaultfd (O_CLOEXEC | O_NONBLOCK, kernel faults included so KVM's accesses are handled too):
+// the userfaultfd syscall, or /dev/userfaultfd when the syscall is refused. Not yet initialised
+// (UFFDIO_API). Throws Error saying why neither works; tests use it to decide whether to skip.
+UniqueFd create_userfaultfd();
+
+// What the VMM holds for a VM whose memory a handler serves. The handler serves the uffd; it learns that
+// the VM is gone when `connection` closes (a uffd reports no hang-up of its own), so both live as long
+// as the guest memory does.
+struct UffdBackend {
+  UniqueFd uffd;
+  UniqueFd connection;
+};
+
 // Creates a userfaultfd, registers every region of `memory` (MISSING mode), connects to `socket_path`
-// and sends the mappings (file offsets `file_offsets[i]` for region i) with the uffd. The returned fd is
-// kept open by the VMM for the VM's lifetime. Throws Error naming `what` ("mem_backend.backend_path").
+// and sends the mappings (file offsets `file_offsets[i]` for region i) with the uffd.
+// Throws Error naming `what` ("mem_backend.backend_path").
+UffdBackend connect_uffd_backend(const GuestMemory& memory, const std::vector<uint64_t>& file_offsets,
+                                 const std::string& socket_path, const std::string& what);
+
+// connect_uffd_backend for a process that serves one VM until it exits, as Firecracker does: the
+// connection is left open (close-on-exec) until the process ends, so the handler sees the VM end at exit.
+// The returned fd is kept open by the VMM for the VM's lifetime. Prefer connect_uffd_backend where the
+// VM can end before the process.
 UniqueFd hand_memory_to_uffd_handler(const GuestMemory& memory, const std::vector<uint64_t>& file_offsets,
                                      const std::string& socket_path, const std::string& what);
 

@@ -43,6 +43,7 @@ struct StateFile {
   SnapshotType type = SnapshotType::kFull;
   uint64_t created_unix_ms = 0;
   // The VM's configuration (the shape of GET /vm/config). Opaque here: the layer above renders and parses it.
+  // Decoding requires it (and `machine`) to be a JSON object.
   nlohmann::json vm_config;
   std::vector<MemoryRegionLayout> memory;
   std::vector<DriveRecord> drives;
@@ -61,12 +62,17 @@ StateFile decode_state_file(std::span<const uint8_t> bytes);
 // stored and computed CRC. Throws only when even the header cannot be read.
 struct StateFileHeader {
   uint32_t format_version = 0;
+  uint32_t flags = 0;  // reserved: version 1 writes 0 and refuses anything else
   uint64_t body_bytes = 0;
   uint64_t stored_crc = 0;
   uint64_t computed_crc = 0;
   bool crc_ok() const { return stored_crc == computed_crc; }
 };
 StateFileHeader read_state_file_header(std::span<const uint8_t> bytes);
+
+// CRC-64/XZ (ECMA-182 polynomial, reflected, init and xorout all ones), as the trailer holds it:
+// crc64("123456789") == 0x995DC9BBDF1939FA.
+uint64_t crc64(std::span<const uint8_t> bytes);
 
 // Reads `path` (a regular file, at most kMaxStateFileBytes) and decodes it; errors name `what` and the path.
 StateFile read_state_file(const std::string& path, std::string_view what);

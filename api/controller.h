@@ -6,6 +6,7 @@
 
 #include "api/config_json.h"
 #include "api/result.h"
+#include "api/snapshot_json.h"
 #include "vmm/config/vm_config.h"
 
 namespace hearth::api {
@@ -48,6 +49,9 @@ class Controller {
   virtual Result<> flush_metrics() = 0;
   virtual Result<> pause() = 0;
   virtual Result<> resume() = 0;
+  // PUT /snapshot/create on a paused VM; PUT /snapshot/load in a fresh process, before any configuration.
+  virtual Result<> create_snapshot(const SnapshotCreateRequest& request) = 0;
+  virtual Result<> load_snapshot(const SnapshotLoadRequest& request) = 0;
 };
 
 }  // namespace hearth::api

@@ -50,20 +50,25 @@ UniqueFd open_output_file(const std::string& path, std::string_view what) {
 PrebootConfigController::PrebootConfigController(std::string vmm_version, VmConfig initial,
                                                  metrics::Registry& registry)
     : vmm_version_(std::move(vmm_version)), config_(std::move(initial)), registry_(registry) {
+  if (config_.boot_source || !config_.drives.empty() || !config_.device_sections.empty()) {
+    configured_by_ = "--config-file";
+  }
   if (config_.metrics) {
     metrics_sink_ = std::make_unique<metrics::LineSink>(config_.metrics->metrics_path, "metrics.metrics_path");
   }
 }
 
 template <typename F>
-Result<> PrebootConfigController::preboot(std::string_view operation, F&& f) {
+Result<> PrebootConfigController::preboot(std::string_view operation, F&& f, bool configures) {
   if (state_ != VmState::kNotStarted) {
     return bad_request(fmt::format("{} is not allowed after boot", operation));
   }
-  return catching([&]() -> Result<> {
+  Result<> r = catching([&]() -> Result<> {
     f();
     return {};
   });
+  if (r.ok() && configures && configured_by_.empty()) configured_by_ = operation;
+  return r;
 }
 
 Result<InstanceInfo> PrebootConfigController::describe_instance() {
@@ -131,14 +136,14 @@ Result<> PrebootConfigController::update_drive(const DrivePatch&) {
 }
 
 Result<> PrebootConfigController::put_logger(const LoggerConfig& logger) {
-  return preboot("PUT /logger", [&] { config_.logger = logger; });
+  return preboot("PUT /logger", [&] { config_.logger = logger; }, false);
 }
 
 Result<> PrebootConfigController::put_metrics(const MetricsConfig& metrics) {
   return preboot("PUT /metrics", [&] {
     metrics_sink_ = std::make_unique<metrics::LineSink>(metrics.metrics_path, "metrics.metrics_path");
     config_.metrics = metrics;
-  });
+  }, false);
 }
 
 Result<> PrebootConfigController::put_serial(const SerialConfig& serial) {
@@ -148,7 +153,7 @@ Result<> PrebootConfigController::put_serial(const SerialConfig& serial) {
     if (!serial.serial_out_path.empty()) out = open_output_file(serial.serial_out_path, "serial.serial_out_path");
     serial_out_ = std::move(out);
     serial_ = serial;
-  });
+  }, false);
 }
 
 Result<> PrebootConfigController::put_device_section(std::string_view name, const nlohmann::json& section) {
@@ -196,6 +201,57 @@ Result<> PrebootConfigController::resume() {
   Result<> r = catching([&] { return resume_vm(); });
   if (r.ok()) state_ = *next_state(state_, VmEvent::kResume);
   return r;
+}
+
+Result<> PrebootConfigController::create_snapshot(const SnapshotCreateRequest& request) {
+  registry_.counter(request.diff ? "snapshot.create_diff" : "snapshot.create_full").add();
+  Result<> r = state_ != VmState::kPaused
+                   ? Result<>(bad_request(fmt::format("snapshot/create: the microVM must be paused first (PATCH /vm "
+                                                      "{{\"state\": \"Paused\"}}); it is {}",
+                                                      describe(state_))))
+                   : catching([&] { return snapshot_vm(request); });
+  if (!r.ok()) registry_.counter("snapshot.create_fails").add();
+  return r;
+}
+
+Result<> PrebootConfigController::load_snapshot(const SnapshotLoadRequest& request) {
+  if (state_ != VmState::kNotStarted) {
+    return bad_request("snapshot/load: a snapshot can only be loaded into a fresh microVM; this one was started");
+  }
+  if (!configured_by_.empty()) {
+    return bad_request(fmt::format("snapshot/load: a snapshot can only be loaded before any boot configuration; "
+                                   "this microVM was configured by {}",
+                                   configured_by_));
+  }
+  registry_.counter("snapshot.load").add();
+  Result<VmConfig> loaded = [&]() -> Result<VmConfig> {
+    try {
+      return restore_vm(request);
+    } catch (const Error& e) {
+      return bad_request(e.what());
+    }
+  }();
+  if (!loaded.ok()) {
+    registry_.counter("snapshot.load_fails").add();
+    return loaded.fault();
+  }
+  // The restored VM keeps the logger, metrics and serial this process was given.
+  VmConfig config = loaded.value();
+  config.logger = config_.logger;
+  config.metrics = config_.metrics;
+  config_ = std::move(config);
+  configured_by_ = "PUT /snapshot/load";
+  state_ = *next_state(state_, VmEvent::kRestore);
+  if (request.resume_vm) return resume();
+  return {};
+}
+
+Result<> PrebootConfigController::snapshot_vm(const SnapshotCreateRequest&) {
+  return bad_request("snapshots are not supported by this controller");
+}
+
+Result<VmConfig> PrebootConfigController::restore_vm(const SnapshotLoadRequest&) {
+  return bad_request("snapshots are not supported by this controller");
 }
 
 }  // namespace hearth::api

@@ -41,6 +41,8 @@ class PrebootConfigController : public Controller {
   Result<> flush_metrics() override;
   Result<> pause() override;
   Result<> resume() override;
+  Result<> create_snapshot(const SnapshotCreateRequest& request) override;
+  Result<> load_snapshot(const SnapshotLoadRequest& request) override;
 
   const VmConfig& config() const { return config_; }
   const std::optional<SerialConfig>& serial() const { return serial_; }
@@ -57,17 +59,22 @@ class PrebootConfigController : public Controller {
   virtual Result<> ctrl_alt_del() = 0;
   // PATCH /drives after boot (new backing file or rate limiter); unsupported by default.
   virtual Result<> update_drive(const DrivePatch& patch);
+  // Snapshots; unsupported by default. restore_vm builds a paused VM and returns its configuration.
+  virtual Result<> snapshot_vm(const SnapshotCreateRequest& request);
+  virtual Result<VmConfig> restore_vm(const SnapshotLoadRequest& request);
 
  private:
-  // Runs `f` unless the VM has booted; Error from `f` becomes a 400 fault.
+  // Runs `f` unless the VM has booted; Error from `f` becomes a 400 fault. A configuring operation that
+  // succeeds is remembered: a snapshot can then no longer be loaded (logger, metrics and serial are not).
   template <typename F>
-  Result<> preboot(std::string_view operation, F&& f);
+  Result<> preboot(std::string_view operation, F&& f, bool configures = true);
 
   std::string vmm_version_;
   VmConfig config_;
   std::optional<SerialConfig> serial_;
   UniqueFd serial_out_;
   VmState state_ = VmState::kNotStarted;
+  std::string configured_by_;  // the first configuring operation ("PUT /boot-source"); empty while fresh
   metrics::Registry& registry_;
   std::unique_ptr<metrics::LineSink> metrics_sink_;
 };

@@ -50,13 +50,12 @@ std::vector<std::string_view> split_path(std::string_view path) {
 }
 
 // Resources Firecracker has and Hearth does not serve yet.
-constexpr std::string_view kNotYet[] = {"network-interfaces", "balloon",    "vsock",  "mmds",
-                                        "snapshot",           "cpu-config", "hotplug"};
+constexpr std::string_view kNotYet[] = {"network-interfaces", "balloon", "vsock", "mmds", "cpu-config", "hotplug"};
 
 // Resources we serve, for per-resource metric names (user paths never become names).
 constexpr std::string_view kKnown[] = {"",       "version", "boot-source", "machine-config",
                                        "drives", "actions", "vm",          "logger",
-                                       "metrics", "serial",        "entropy"};
+                                       "metrics", "serial",        "entropy", "snapshot"};
 
 std::string metric_name(std::string_view method, std::string_view resource) {
   std::string name = fmt::format("api.{}_{}", method, resource.empty() ? "instance" : resource);
@@ -132,6 +131,7 @@ std::vector<std::string_view> methods_for(const std::vector<std::string_view>& p
   if (parts.size() == 1 && find_device_config_kind(r) != nullptr) return {"PUT"};
   if (parts.size() == 2 && r == "drives") return {"PUT", "PATCH"};
   if (parts.size() == 2 && r == "vm" && parts[1] == "config") return {"GET"};
+  if (parts.size() == 2 && r == "snapshot" && (parts[1] == "create" || parts[1] == "load")) return {"PUT"};
   return {};
 }
 
@@ -218,6 +218,16 @@ HttpResponse Router::route(const HttpRequest& request, std::string_view resource
   }
   if (resource == "vm" && depth == 2 && parts[1] == "config" && method == "GET") {
     return respond_json(call([](Controller& c) { return c.get_vm_config(); }));
+  }
+  if (resource == "snapshot" && depth == 2 && method == "PUT") {
+    if (parts[1] == "create") {
+      SnapshotCreateRequest req = parse_snapshot_create(body("snapshot/create"));
+      return respond(call([&](Controller& c) { return c.create_snapshot(req); }));
+    }
+    if (parts[1] == "load") {
+      SnapshotLoadRequest req = parse_snapshot_load(body("snapshot/load"));
+      return respond(call([&](Controller& c) { return c.load_snapshot(req); }));
+    }
   }
   if (resource == "logger" && depth == 1 && method == "PUT") {
     LoggerConfig l = parse_logger(body("logger"));

@@ -31,6 +31,8 @@ struct NullController : Controller {
   Result<> flush_metrics() override { return {}; }
   Result<> pause() override { return {}; }
   Result<> resume() override { return {}; }
+  Result<> create_snapshot(const SnapshotCreateRequest&) override { return {}; }
+  Result<> load_snapshot(const SnapshotLoadRequest&) override { return {}; }
 };
 
 }  // namespace

@@ -11,4 +11,12 @@ Mapping Mapping::anonymous(size_t size) {
   return Mapping(addr, size);
 }
 
+Mapping Mapping::file_private(int fd, uint64_t offset, size_t size) {
+  // NORESERVE: only pages the guest writes get private copies; the rest stay shared in the page cache.
+  void* addr = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd,
+                      static_cast<off_t>(offset));
+  if (addr == MAP_FAILED) throw_errno(fmt::format("mmap of {} bytes at file offset {:#x}", size, offset));
+  return Mapping(addr, size);
+}
+
 }  // namespace hearth

@@ -13,6 +13,9 @@ class Mapping {
   Mapping() = default;
   // Anonymous private mapping of `size` bytes; throws Error on failure.
   static Mapping anonymous(size_t size);
+  // Private (copy-on-write) read-write mapping of `size` bytes of `fd` from `offset`: pages load from the
+  // file on first touch and writes never reach it. Throws Error on failure.
+  static Mapping file_private(int fd, uint64_t offset, size_t size);
   Mapping(void* addr, size_t size) : addr_(addr), size_(size) {}
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;

@@ -24,13 +24,6 @@ namespace {
 
 constexpr uint64_t kMiB = 1ull << 20;
 
-std::vector<GuestRange> ram_ranges(uint64_t mem_size) {
-  const auto ram = layout::ram_layout(mem_size);
-  std::vector<GuestRange> ranges{{0, ram.low_size}};
-  if (ram.high_size) ranges.push_back({layout::kHighRamStart, ram.high_size});
-  return ranges;
-}
-
 void validate(const VmConfig& config) {
   if (!config.boot_source) throw Error("boot-source: no kernel configured (kernel_image_path is required)");
   const auto& m = config.machine;
@@ -58,29 +51,67 @@ void from_json(const nlohmann::json& j, MachineState& s) {
   s.vcpus = j["vcpus"].get<std::vector<arch::VcpuState>>();
 }
 
+std::vector<GuestRange> Vmm::ram_ranges(const VmConfig& config) {
+  const auto ram = layout::ram_layout(uint64_t{config.machine.mem_size_mib} * kMiB);
+  std::vector<GuestRange> ranges{{0, ram.low_size}};
+  if (ram.high_size) ranges.push_back({layout::kHighRamStart, ram.high_size});
+  return ranges;
+}
+
 std::unique_ptr<Vmm> Vmm::from_config(const VmConfig& config, const VmmOptions& options, EventLoop& loop) {
-  return std::unique_ptr<Vmm>(new Vmm(config, options, loop, nullptr));
+  return std::unique_ptr<Vmm>(new Vmm(config, options, loop, nullptr, std::nullopt));
 }
 
 std::unique_ptr<Vmm> Vmm::from_state(const VmConfig& config, const VmmOptions& options, EventLoop& loop,
                                      const VmSnapshot& snapshot) {
-  return std::unique_ptr<Vmm>(new Vmm(config, options, loop, &snapshot));
+  const auto ranges = ram_ranges(config);
+  if (snapshot.memory.size() != ranges.size()) {
+    throw Error(fmt::format("snapshot has {} memory regions, machine-config gives {}", snapshot.memory.size(),
+                            ranges.size()));
+  }
+  GuestMemory memory = GuestMemory::create_anonymous(ranges);
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    if (snapshot.memory[i].size() != ranges[i].size) {
+      throw Error(fmt::format("snapshot memory region {} is {} bytes, machine-config gives {}", i,
+                              snapshot.memory[i].size(), ranges[i].size));
+    }
+    memory.write(ranges[i].start, snapshot.memory[i]);
+  }
+  const SavedState state{snapshot.machine, snapshot.devices};
+  return from_state(config, options, loop, state, std::move(memory));
 }
 
-Vmm::Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop) : Vmm(config, options, loop, nullptr) {}
+std::unique_ptr<Vmm> Vmm::from_state(const VmConfig& config, const VmmOptions& options, EventLoop& loop,
+                                     const SavedState& state, GuestMemory memory) {
+  const auto ranges = ram_ranges(config);
+  const auto& regions = memory.regions();
+  bool same = regions.size() == ranges.size();
+  for (size_t i = 0; same && i < ranges.size(); ++i) {
+    same = regions[i].range.start == ranges[i].start && regions[i].range.size == ranges[i].size;
+  }
+  if (!same) {
+    throw Error(fmt::format("the snapshot's memory ({} bytes in {} regions) does not match machine-config.mem_size_mib {}",
+                            memory.total_size(), regions.size(), config.machine.mem_size_mib));
+  }
+  return std::unique_ptr<Vmm>(new Vmm(config, options, loop, &state, std::move(memory)));
+}
 
-Vmm::Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop, const VmSnapshot* snapshot)
+Vmm::Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop)
+    : Vmm(config, options, loop, nullptr, std::nullopt) {}
+
+Vmm::Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop, const SavedState* state,
+         std::optional<GuestMemory> memory)
     : config_(config),
       options_(options),
       loop_(loop),
       created_at_(std::chrono::steady_clock::now()),
       kvm_((validate(config), options.kvm_path)),
-      memory_(GuestMemory::create_anonymous(ram_ranges(uint64_t{config.machine.mem_size_mib} * kMiB))) {
+      memory_(memory ? std::move(*memory) : GuestMemory::create_anonymous(ram_ranges(config))) {
   create_vm();
   create_devices();
-  if (!snapshot) load_guest();
+  if (!state) load_guest();
   create_vcpus();
-  if (snapshot) restore_from(*snapshot);
+  if (state) restore_from(*state);
   loop_.add(guest_stop_event_.fd(), EPOLLIN, [this](uint32_t) {
     guest_stop_event_.consume();
     handle_guest_stop();
@@ -201,29 +232,25 @@ void Vmm::advance(VmEvent event, const char* refusal) {
   state_ = *next;
 }
 
-void Vmm::restore_from(const VmSnapshot& snapshot) {
-  const auto& regions = memory_.regions();
-  if (snapshot.memory.size() != regions.size()) {
-    throw Error(fmt::format("snapshot has {} memory regions, machine-config gives {}", snapshot.memory.size(),
-                            regions.size()));
-  }
-  for (size_t i = 0; i < regions.size(); ++i) {
-    if (snapshot.memory[i].size() != regions[i].range.size) {
-      throw Error(fmt::format("snapshot memory region {} is {} bytes, machine-config gives {}", i,
-                              snapshot.memory[i].size(), regions[i].range.size));
-    }
-    memory_.write(regions[i].range.start, snapshot.memory[i]);
-  }
+void Vmm::restore_from(const SavedState& state) {
   advance(VmEvent::kRestore, "a snapshot can only be restored into a new microVM");  // vCPUs start on resume()
-  restore_machine_state(snapshot.machine);
-  restore_devices(snapshot.devices);
+  restore_machine_state(state.machine);
+  restore_devices(state.devices);
+}
+
+SavedState Vmm::save_state() {
+  if (state_ != VmState::kPaused) throw Error("a snapshot needs a paused microVM");
+  SavedState s;
+  s.devices = save_devices();
+  s.machine = save_machine_state();
+  return s;
 }
 
 VmSnapshot Vmm::snapshot() {
-  if (state_ != VmState::kPaused) throw Error("a snapshot needs a paused microVM");
+  SavedState saved = save_state();
   VmSnapshot s;
-  s.devices = save_devices();
-  s.machine = save_machine_state();
+  s.devices = std::move(saved.devices);
+  s.machine = std::move(saved.machine);
   for (const auto& r : memory_.regions()) {
     const auto view = *memory_.view(r.range.start, r.range.size);
     s.memory.emplace_back(view.begin(), view.end());

@@ -56,6 +56,12 @@ struct MachineState {
 void to_json(nlohmann::json& j, const MachineState& s);
 void from_json(const nlohmann::json& j, MachineState& s);
 
+// A paused VM's state apart from its memory: KVM's and every device's.
+struct SavedState {
+  MachineState machine;
+  std::vector<DeviceState> devices;
+};
+
 // Everything needed to build a VM again without its kernel: KVM's state, every device's state and
 // the guest memory, one byte vector per RAM region. Taken from a paused VM.
 struct VmSnapshot {
@@ -73,6 +79,12 @@ class Vmm {
   static std::unique_ptr<Vmm> from_config(const VmConfig& config, const VmmOptions& options, EventLoop& loop);
   static std::unique_ptr<Vmm> from_state(const VmConfig& config, const VmmOptions& options, EventLoop& loop,
                                          const VmSnapshot& snapshot);
+  // The same over memory the caller has built (a snapshot's memory file mapped, or a userfaultfd-backed
+  // mapping); its regions must be ram_ranges(config), or Error names the difference.
+  static std::unique_ptr<Vmm> from_state(const VmConfig& config, const VmmOptions& options, EventLoop& loop,
+                                         const SavedState& state, GuestMemory memory);
+  // The guest RAM regions a config gives (below and above the MMIO gap).
+  static std::vector<GuestRange> ram_ranges(const VmConfig& config);
   // from_config, as a constructor.
   Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop);
   ~Vmm();
@@ -91,6 +103,9 @@ class Vmm {
   std::vector<std::vector<uint64_t>> take_dirty_bitmaps();
   // Machine state, device states and a copy of guest memory of a paused VM.
   VmSnapshot snapshot();
+  // Machine and device states of a paused VM (memory stays in memory()).
+  SavedState save_state();
+  const VmConfig& config() const { return config_; }
   // Stops vCPUs; `exit_code` is what the process should return.
   void stop(int exit_code);
 
@@ -112,8 +127,9 @@ class Vmm {
  private:
   // Moves the lifecycle on by `event`, or throws Error(`refusal`) when it does not allow it.
   void advance(VmEvent event, const char* refusal);
-  Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop, const VmSnapshot* snapshot);
-  void restore_from(const VmSnapshot& snapshot);
+  Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop, const SavedState* state,
+      std::optional<GuestMemory> memory);
+  void restore_from(const SavedState& state);
   void create_vm();
   void create_devices();
   void create_virtio_devices();

@@ -41,6 +41,12 @@ struct Options {
   bool boot_timer = false;
   std::string kvm_path = "/dev/kvm";
   api::HttpServer::Options http;  // API socket limits
+  // --restore-from: PUT /snapshot/load at start, from the command line.
+  std::string restore_from;
+  std::string mem_file;
+  std::string mem_uffd_socket;
+  bool restore_paused = false;
+  bool track_dirty_pages = false;
 };
 
 constexpr int kMetricsFlushSeconds = 60;  // as Firecracker
@@ -160,6 +166,15 @@ int run_vmm(const Options& opts) {
   if (!opts.config_file.empty()) {
     if (auto r = controller.instance_start(); !r.ok()) throw Error(r.fault().message);
   }
+  if (!opts.restore_from.empty()) {
+    api::SnapshotLoadRequest load;
+    load.snapshot_path = opts.restore_from;
+    load.uffd = !opts.mem_uffd_socket.empty();
+    load.backend_path = load.uffd ? opts.mem_uffd_socket : opts.mem_file;
+    load.track_dirty_pages = opts.track_dirty_pages;
+    load.resume_vm = !opts.restore_paused;
+    if (auto r = controller.load_snapshot(load); !r.ok()) throw Error("--restore-from: " + r.fault().message);
+  }
   loop.run();
 
   // Release API callers before the server goes away, so none waits on a VMM that stopped.
@@ -197,6 +212,17 @@ int run(int argc, char** argv) {
   app.add_option("--api-max-output-bytes", opts.http.max_output_bytes,
                  "Unread API response bytes per connection before its requests wait")
       ->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 30));
+  auto* restore = app.add_option("--restore-from", opts.restore_from,
+                                 "Start from this snapshot state file instead of booting (with --mem-file or "
+                                 "--mem-uffd-socket); the VM runs unless --restore-paused");
+  auto* mem_file = app.add_option("--mem-file", opts.mem_file, "The snapshot's memory file (File backend)");
+  auto* uffd = app.add_option("--mem-uffd-socket", opts.mem_uffd_socket,
+                              "Socket of the page-fault handler serving the snapshot's memory (Uffd backend)");
+  mem_file->needs(restore)->excludes(uffd);
+  uffd->needs(restore);
+  app.add_flag("--restore-paused", opts.restore_paused, "Leave the restored VM paused")->needs(restore);
+  app.add_flag("--track-dirty-pages", opts.track_dirty_pages, "Track dirty pages in the restored VM (Diff snapshots)")
+      ->needs(restore);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -209,7 +235,14 @@ int run(int argc, char** argv) {
   logger.show_level = true;
   if (!opts.log_path.empty()) logger.log_path = opts.log_path;
   configure_logging(logger, opts.id);
-  if (opts.no_api && opts.config_file.empty()) throw Error("--no-api requires --config-file");
+  if (!opts.restore_from.empty()) {
+    if (!opts.config_file.empty()) throw Error("--restore-from and --config-file exclude each other");
+    if (opts.mem_file.empty() && opts.mem_uffd_socket.empty()) {
+      throw Error("--restore-from needs --mem-file or --mem-uffd-socket");
+    }
+  } else if (opts.no_api && opts.config_file.empty()) {
+    throw Error("--no-api requires --config-file or --restore-from");
+  }
   return run_vmm(opts);
 }
 

@@ -2,12 +2,19 @@
 
 #include <fcntl.h>
 
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+#include "api/config_json.h"
+
 #include "vmm/base/error.h"
 #include "devices/model/device.h"
 #include "vmm/main/logging.h"
 #include "vmm/main/version.h"
 #include "vmm/metrics/registry.h"
 #include "virtio/blk/device.h"
+#include "vmm/snapshot/snapshot.h"
 
 namespace hearth {
 namespace {
@@ -79,6 +86,50 @@ api::Result<> VmController::update_drive(const api::DrivePatch& patch) {
     return {};
   }
   return api::bad_request("drive " + patch.drive_id + " does not exist");
+}
+
+api::Result<> VmController::snapshot_vm(const api::SnapshotCreateRequest& request) {
+  snapshot::CreateParams params;
+  params.type = request.diff ? snapshot::SnapshotType::kDiff : snapshot::SnapshotType::kFull;
+  params.snapshot_path = request.snapshot_path;
+  params.mem_file_path = request.mem_file_path;
+  params.hearth_version = std::string(kVersion);
+  params.vm_config = api::to_json(config());
+  params.drives = config().drives;
+  const auto stats = snapshot::create_snapshot(*vmm_, params);
+  auto& registry = metrics::global();
+  registry.counter("snapshot.create_us").add(static_cast<uint64_t>(stats.elapsed.count()));
+  registry.counter("snapshot.memory_bytes_written").add(stats.memory.bytes_written);
+  registry.set_text("snapshot.last_snapshot_path", request.snapshot_path);
+  registry.set_text("snapshot.last_mem_file_path", request.mem_file_path);
+  return {};
+}
+
+api::Result<VmConfig> VmController::restore_vm(const api::SnapshotLoadRequest& request) {
+  const auto started = std::chrono::steady_clock::now();
+  const snapshot::StateFile state = snapshot::read_state_file(request.snapshot_path, "snapshot_path");
+  VmConfig config;
+  try {
+    config = api::parse_config(state.vm_config);
+  } catch (const Error& e) {
+    throw Error(fmt::format("snapshot_path: the configuration in '{}' is invalid: {}", request.snapshot_path, e.what()));
+  }
+  config.machine.track_dirty_pages = request.track_dirty_pages;
+  snapshot::LoadParams params;
+  params.snapshot_path = request.snapshot_path;
+  params.backend = request.uffd ? snapshot::MemoryBackend::kUffd : snapshot::MemoryBackend::kFile;
+  params.backend_path = request.backend_path;
+  params.track_dirty_pages = request.track_dirty_pages;
+  VmmOptions options = options_;
+  if (serial_out_fd() >= 0) options.console_out_fd = serial_out_fd();
+  snapshot::RestoredVm restored = snapshot::restore_snapshot(config, state, params, options, loop_);
+  uffd_ = std::move(restored.uffd);
+  vmm_ = std::move(restored.vmm);
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+  metrics::global().counter("snapshot.load_us").add(static_cast<uint64_t>(us.count()));
+  SPDLOG_INFO("snapshot loaded from {} ({} backend {}) in {} us", request.snapshot_path,
+              request.uffd ? "Uffd" : "File", request.backend_path, us.count());
+  return config;
 }
 
 void VmController::collect_metrics() const {

@@ -29,11 +29,14 @@ class VmController final : public api::PrebootConfigController {
   api::Result<> resume_vm() override;
   api::Result<> ctrl_alt_del() override;
   api::Result<> update_drive(const api::DrivePatch& patch) override;
+  api::Result<> snapshot_vm(const api::SnapshotCreateRequest& request) override;
+  api::Result<VmConfig> restore_vm(const api::SnapshotLoadRequest& request) override;
 
  private:
   EventLoop& loop_;
   VmmOptions options_;
   std::string instance_id_;
+  UniqueFd uffd_;  // backs a restored VM's memory (Uffd backend): declared first, so it outlives vmm_
   std::unique_ptr<Vmm> vmm_;
 };
 

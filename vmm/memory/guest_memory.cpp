@@ -8,20 +8,40 @@
 
 namespace hearth {
 
-GuestMemory GuestMemory::create_anonymous(const std::vector<GuestRange>& ranges) {
+namespace {
+
+// Checks `ranges` (page-aligned, non-empty, disjoint) and returns the indices in address order.
+std::vector<size_t> checked_order(const std::vector<GuestRange>& ranges) {
   const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  std::vector<GuestRange> sorted = ranges;
-  std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.start < b.start; });
-  GuestMemory mem;
-  for (size_t i = 0; i < sorted.size(); ++i) {
-    const GuestRange& r = sorted[i];
+  std::vector<size_t> order(ranges.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ranges[a].start < ranges[b].start; });
+  for (size_t k = 0; k < order.size(); ++k) {
+    const GuestRange& r = ranges[order[k]];
     if (r.size == 0 || r.start % page || r.size % page) {
       throw Error(fmt::format("guest memory range {:#x}+{:#x} is empty or not page-aligned", r.start, r.size));
     }
-    if (r.end() < r.start || (i > 0 && sorted[i - 1].end() > r.start)) {
+    if (r.end() < r.start || (k > 0 && ranges[order[k - 1]].end() > r.start)) {
       throw Error(fmt::format("guest memory range {:#x}+{:#x} overlaps or wraps", r.start, r.size));
     }
-    mem.regions_.push_back(Region{r, Mapping::anonymous(r.size)});
+  }
+  return order;
+}
+
+}  // namespace
+
+GuestMemory GuestMemory::create_anonymous(const std::vector<GuestRange>& ranges) {
+  GuestMemory mem;
+  for (size_t i : checked_order(ranges)) mem.regions_.push_back(Region{ranges[i], Mapping::anonymous(ranges[i].size)});
+  return mem;
+}
+
+GuestMemory GuestMemory::create_from_file(const std::vector<GuestRange>& ranges, int fd,
+                                          const std::vector<uint64_t>& file_offsets) {
+  if (file_offsets.size() != ranges.size()) throw Error("guest memory: one file offset per range is needed");
+  GuestMemory mem;
+  for (size_t i : checked_order(ranges)) {
+    mem.regions_.push_back(Region{ranges[i], Mapping::file_private(fd, file_offsets[i], ranges[i].size)});
   }
   return mem;
 }

@@ -34,6 +34,10 @@ class GuestMemory {
 
   // Maps one anonymous region per range. Ranges must be page-aligned, non-empty and disjoint.
   static GuestMemory create_anonymous(const std::vector<GuestRange>& ranges);
+  // Maps ranges[i] from `fd` at file_offsets[i], private: a snapshot's memory file loads page by page on
+  // first touch and many VMs share its page cache. The caller has checked the file is large enough.
+  static GuestMemory create_from_file(const std::vector<GuestRange>& ranges, int fd,
+                                      const std::vector<uint64_t>& file_offsets);
 
   const std::vector<Region>& regions() const { return regions_; }
   uint64_t total_size() const;

@@ -45,12 +45,56 @@ std::vector<Registry::Sample> Registry::snapshot() const {
   return out;
 }
 
+namespace {
+
+std::string prometheus_name(std::string_view prefix, std::string_view name) {
+  std::string metric = fmt::format("{}_{}", prefix, name);
+  for (char& c : metric) {
+    if (c == '.') c = '_';
+  }
+  return metric;
+}
+
+// Label values escape backslash, quote and newline (the text exposition format).
+std::string label_value(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+void Registry::set_text(std::string_view name, std::string value) {
+  counter(name);  // the same name checks; the counter stays 0 and is not rendered
+  std::lock_guard lock(mutex_);
+  texts_[std::string(name)] = std::move(value);
+}
+
+std::string Registry::text(std::string_view name) const {
+  std::lock_guard lock(mutex_);
+  auto it = texts_.find(name);
+  return it == texts_.end() ? std::string() : it->second;
+}
+
 std::string Registry::render_prometheus(std::string_view prefix) const {
   std::string out;
+  std::map<std::string, std::string, std::less<>> texts;
+  {
+    std::lock_guard lock(mutex_);
+    texts = texts_;
+  }
   for (const Sample& s : snapshot()) {
-    std::string metric = fmt::format("{}_{}", prefix, s.name);
-    for (char& c : metric) {
-      if (c == '.') c = '_';
+    const std::string metric = prometheus_name(prefix, s.name);
+    if (auto t = texts.find(s.name); t != texts.end()) {
+      out += fmt::format("# TYPE {}_info gauge\n{}_info{{value=\"{}\"}} 1\n", metric, metric, label_value(t->second));
+      continue;
     }
     out += fmt::format("# TYPE {} counter\n{} {}\n", metric, metric, s.value);
   }
@@ -73,6 +117,10 @@ nlohmann::json Registry::take_deltas_json() {
       start = dot + 1;
     }
     nlohmann::json& leaf = (*node)[name.substr(start)];
+    if (auto t = texts_.find(name); t != texts_.end()) {
+      leaf = t->second;
+      continue;
+    }
     if (leaf.is_object()) {
       leaf["value"] = c->take_delta();
     } else {

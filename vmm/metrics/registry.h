@@ -40,6 +40,11 @@ class Registry {
     std::string name;
     uint64_t value;
   };
+  // A text value under a counter-style name (the last snapshot path written). Rendered as a Prometheus info
+  // gauge `<name>_info{value="..."} 1` and as a string in the JSON lines. Same name rules as counter().
+  void set_text(std::string_view name, std::string value);
+  std::string text(std::string_view name) const;
+
   // Cumulative values, sorted by name.
   std::vector<Sample> snapshot() const;
 
@@ -52,6 +57,7 @@ class Registry {
  private:
   mutable std::mutex mutex_;  // guards the map, not the counters
   std::map<std::string, std::unique_ptr<Counter>, std::less<>> counters_;
+  std::map<std::string, std::string, std::less<>> texts_;
 };
 
 // The process-wide registry.

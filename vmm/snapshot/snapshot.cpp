@@ -144,9 +144,6 @@ CreateStats create_snapshot(Vmm& vmm, const CreateParams& params) {
 
 RestoredVm restore_snapshot(const VmConfig& config, const StateFile& state, const LoadParams& params,
                             const VmmOptions& options, EventLoop& loop) {
-  if (state.type == SnapshotType::kDiff && params.backend == MemoryBackend::kFile) {
-    SPDLOG_WARN("loading a Diff snapshot: its memory file must have been rebased onto its base (hearth-snapshot rebase)");
-  }
   check_drives(state.drives);
   const auto ranges = Vmm::ram_ranges(config);
   check_layout(state.memory, ranges, config.machine.mem_size_mib);

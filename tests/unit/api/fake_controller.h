@@ -22,6 +22,8 @@ struct FakeController : Controller {
   std::optional<SerialConfig> serial;
   std::map<std::string, nlohmann::json> device_sections;
   VmConfig vm;
+  std::optional<SnapshotCreateRequest> snapshot_create;
+  std::optional<SnapshotLoadRequest> snapshot_load;
 
   Result<> done(std::string name) {
     calls.push_back(std::move(name));
@@ -61,6 +63,14 @@ struct FakeController : Controller {
   Result<> flush_metrics() override { return done("flush_metrics"); }
   Result<> pause() override { return done("pause"); }
   Result<> resume() override { return done("resume"); }
+  Result<> create_snapshot(const SnapshotCreateRequest& r) override {
+    snapshot_create = r;
+    return done("create_snapshot");
+  }
+  Result<> load_snapshot(const SnapshotLoadRequest& r) override {
+    snapshot_load = r;
+    return done("load_snapshot");
+  }
 };
 
 }  // namespace hearth::api::testing

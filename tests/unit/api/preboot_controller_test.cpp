@@ -33,6 +33,20 @@ class TestVmm : public PrebootConfigController {
   Result<> pause_vm() override { hooks.push_back("pause"); return {}; }
   Result<> resume_vm() override { hooks.push_back("resume"); return {}; }
   Result<> ctrl_alt_del() override { hooks.push_back("cad"); return {}; }
+  Result<> snapshot_vm(const SnapshotCreateRequest& r) override {
+    hooks.push_back("snapshot " + r.snapshot_path);
+    return {};
+  }
+  Result<VmConfig> restore_vm(const SnapshotLoadRequest& r) override {
+    hooks.push_back("restore " + r.snapshot_path);
+    if (fail_restore) throw Error("snapshot_path: truncated");
+    VmConfig restored;
+    restored.machine.mem_size_mib = 77;
+    return restored;
+  }
+
+ public:
+  bool fail_restore = false;
 };
 
 class PrebootTest : public ::testing::Test {
@@ -194,6 +208,62 @@ TEST_F(PrebootTest, RouterThroughQueueToVmmThread) {
   vmm_thread.join();
   queue.shutdown();
   EXPECT_EQ(send("GET", "/", std::nullopt).status, 503);
+}
+
+}  // namespace
+}  // namespace hearth::api
+
+namespace hearth::api {
+namespace {
+
+TEST_F(PrebootTest, SnapshotLoadOnlyIntoAFreshProcessAndItLeavesTheVmPaused) {
+  SnapshotLoadRequest load{"/state", false, "/mem", false, false};
+  vmm.fail_restore = true;
+  EXPECT_EQ(message(vmm.load_snapshot(load)), "snapshot_path: truncated");
+  EXPECT_EQ(vmm.state(), VmState::kNotStarted);  // a failed load leaves the process as it was
+  EXPECT_EQ(registry.counter("snapshot.load_fails").get(), 1u);
+  vmm.fail_restore = false;
+  LoggerConfig logger;
+  ASSERT_TRUE(vmm.put_logger(logger).ok());  // logger, metrics and serial do not count as configuration
+  ASSERT_TRUE(vmm.load_snapshot(load).ok());
+  EXPECT_EQ(vmm.state(), VmState::kPaused);
+  EXPECT_EQ(vmm.config().machine.mem_size_mib, 77u);  // GET /vm/config shows the snapshot's configuration
+  EXPECT_EQ(message(vmm.load_snapshot(load)),
+            "snapshot/load: a snapshot can only be loaded into a fresh microVM; this one was started");
+  EXPECT_EQ(message(vmm.instance_start()), "InstanceStart: the microVM is already running");
+  ASSERT_TRUE(vmm.resume().ok());
+  EXPECT_EQ((std::vector<std::string>{"restore /state", "restore /state", "resume"}), vmm.hooks);
+}
+
+TEST_F(PrebootTest, SnapshotLoadAfterConfigurationIsRefusedNamingIt) {
+  MachineConfig m;
+  ASSERT_TRUE(vmm.put_machine_config(m).ok());
+  EXPECT_EQ(message(vmm.load_snapshot(SnapshotLoadRequest{"/state", false, "/mem", false, false})),
+            "snapshot/load: a snapshot can only be loaded before any boot configuration; this microVM was "
+            "configured by PUT /machine-config");
+  EXPECT_TRUE(vmm.hooks.empty());
+}
+
+TEST_F(PrebootTest, SnapshotLoadWithResumeRunsTheVm) {
+  ASSERT_TRUE(vmm.load_snapshot(SnapshotLoadRequest{"/state", false, "/mem", false, true}).ok());
+  EXPECT_EQ(vmm.state(), VmState::kRunning);
+}
+
+TEST_F(PrebootTest, SnapshotCreateNeedsAPausedVm) {
+  const SnapshotCreateRequest create{false, "/s", "/m"};
+  EXPECT_EQ(message(vmm.create_snapshot(create)),
+            "snapshot/create: the microVM must be paused first (PATCH /vm {\"state\": \"Paused\"}); it is Not started");
+  BootSourceConfig boot;
+  boot.kernel_image_path = kernel;
+  ASSERT_TRUE(vmm.put_boot_source(boot).ok());
+  ASSERT_TRUE(vmm.instance_start().ok());
+  EXPECT_EQ(message(vmm.create_snapshot(create)),
+            "snapshot/create: the microVM must be paused first (PATCH /vm {\"state\": \"Paused\"}); it is Running");
+  ASSERT_TRUE(vmm.pause().ok());
+  ASSERT_TRUE(vmm.create_snapshot(create).ok());
+  EXPECT_EQ(vmm.hooks.back(), "snapshot /s");
+  EXPECT_EQ(registry.counter("snapshot.create_full").get(), 3u);
+  EXPECT_EQ(registry.counter("snapshot.create_fails").get(), 2u);
 }
 
 }  // namespace

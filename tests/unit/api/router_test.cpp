@@ -168,7 +168,7 @@ TEST_F(RouterTest, PrometheusCountsRequests) {
 }
 
 TEST_F(RouterTest, UnsupportedAndInvalid) {
-  for (const char* r : {"network-interfaces", "balloon", "vsock", "mmds", "snapshot"}) {
+  for (const char* r : {"network-interfaces", "balloon", "vsock", "mmds"}) {
     EXPECT_EQ(fault(send("PUT", std::string("/") + r + "/x", "{}")),
               std::string(r) + " is not supported yet");
   }
@@ -208,3 +208,66 @@ TEST_F(RouterTest, ShutDownDispatchAnswers503) {
 
 }  // namespace
 }  // namespace hearth::api
+
+TEST_F(RouterTest, SnapshotCreateBodies) {
+  ASSERT_EQ(send("PUT", "/snapshot/create", R"({"snapshot_path":"/s","mem_file_path":"/m"})").status, 204);
+  ASSERT_TRUE(fake.snapshot_create);
+  EXPECT_FALSE(fake.snapshot_create->diff);  // Full is the default
+  EXPECT_EQ(fake.snapshot_create->snapshot_path, "/s");
+  EXPECT_EQ(fake.snapshot_create->mem_file_path, "/m");
+  ASSERT_EQ(send("PUT", "/snapshot/create",
+                 R"({"snapshot_type":"Diff","snapshot_path":"/s","mem_file_path":"/m","version":"1.0.0"})").status,
+            204);
+  EXPECT_TRUE(fake.snapshot_create->diff);
+  fake.calls.clear();
+  EXPECT_EQ(fault(send("PUT", "/snapshot/create", R"({"snapshot_type":"Half","snapshot_path":"/s","mem_file_path":"/m"})")),
+            "snapshot/create.snapshot_type: must be \"Full\" or \"Diff\", got \"Half\"");
+  EXPECT_NE(fault(send("PUT", "/snapshot/create", R"({"snapshot_path":"/s"})")).find("mem_file_path"), std::string::npos);
+  EXPECT_NE(fault(send("PUT", "/snapshot/create", R"({"snapshot_path":"/s","mem_file_path":"/s"})")).find("must differ"),
+            std::string::npos);
+  EXPECT_NE(fault(send("PUT", "/snapshot/create", R"({"snapshot_path":"/s","mem_file_path":"/m","extra":1})")).find("extra"),
+            std::string::npos);
+  EXPECT_EQ(fault(send("GET", "/snapshot/create"), 405),
+            "Invalid request method and/or path: GET /snapshot/create. Allowed methods: PUT.");
+  EXPECT_EQ(fault(send("PUT", "/snapshot/other", "{}"), 404), "Invalid request method and/or path: PUT /snapshot/other.");
+  EXPECT_TRUE(fake.calls.empty());
+}
+
+TEST_F(RouterTest, SnapshotLoadBodiesIncludingFirecrackersOlderSpellings) {
+  ASSERT_EQ(send("PUT", "/snapshot/load",
+                 R"({"snapshot_path":"/s","mem_backend":{"backend_type":"Uffd","backend_path":"/sock"},
+                     "track_dirty_pages":true,"resume_vm":true})").status,
+            204);
+  ASSERT_TRUE(fake.snapshot_load);
+  EXPECT_TRUE(fake.snapshot_load->uffd);
+  EXPECT_EQ(fake.snapshot_load->backend_path, "/sock");
+  EXPECT_TRUE(fake.snapshot_load->track_dirty_pages);
+  EXPECT_TRUE(fake.snapshot_load->resume_vm);
+  ASSERT_EQ(send("PUT", "/snapshot/load", R"({"snapshot_path":"/s","mem_file_path":"/m","enable_diff_snapshots":true})")
+                .status,
+            204);
+  EXPECT_FALSE(fake.snapshot_load->uffd);
+  EXPECT_EQ(fake.snapshot_load->backend_path, "/m");
+  EXPECT_TRUE(fake.snapshot_load->track_dirty_pages);
+  EXPECT_FALSE(fake.snapshot_load->resume_vm);
+  fake.calls.clear();
+  EXPECT_NE(fault(send("PUT", "/snapshot/load", R"({"snapshot_path":"/s"})")).find("exactly one of mem_backend"),
+            std::string::npos);
+  EXPECT_NE(fault(send("PUT", "/snapshot/load",
+                       R"({"snapshot_path":"/s","mem_file_path":"/m","mem_backend":{"backend_type":"File","backend_path":"/m"}})"))
+                .find("exactly one"),
+            std::string::npos);
+  EXPECT_EQ(fault(send("PUT", "/snapshot/load", R"({"snapshot_path":"/s","mem_backend":{"backend_type":"Tape","backend_path":"/m"}})")),
+            "snapshot/load.mem_backend.backend_type: must be \"File\" or \"Uffd\", got \"Tape\"");
+  EXPECT_NE(fault(send("PUT", "/snapshot/load", R"({"snapshot_path":"/s","mem_backend":{"backend_type":"File"}})"))
+                .find("backend_path"),
+            std::string::npos);
+  EXPECT_NE(fault(send("PUT", "/snapshot/load", R"({"snapshot_path":"/s","mem_file_path":"/m","resume_vm":"yes"})"))
+                .find("resume_vm"),
+            std::string::npos);
+  EXPECT_NE(fault(send("PUT", "/snapshot/load",
+                       R"({"snapshot_path":"/s","mem_file_path":"/m","track_dirty_pages":true,"enable_diff_snapshots":false})"))
+                .find("contradicts"),
+            std::string::npos);
+  EXPECT_TRUE(fake.calls.empty());
+}

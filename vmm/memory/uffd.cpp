@@ -122,8 +122,9 @@ std::vector<UffdRegionMapping> parse_uffd_mappings_json(const std::string& text)
       r.fail("page_size", fmt::format("{} differs from page_size_kib {} (both are bytes)", *page_size, *page_size_kib));
     }
     m.page_size = page_size ? *page_size : page_size_kib ? *page_size_kib : 4096;
-    if (!std::has_single_bit(m.page_size)) {
-      r.fail(page_size ? "page_size" : "page_size_kib", fmt::format("must be a power of two, got {}", m.page_size));
+    if (!std::has_single_bit(m.page_size) || m.page_size < 4096) {
+      r.fail(page_size ? "page_size" : "page_size_kib",
+             fmt::format("must be a power of two of at least 4096 (bytes), got {}", m.page_size));
     }
     if (m.base_host_virt_addr % m.page_size || m.size % m.page_size) {
       r.fail("base_host_virt_addr",

@@ -84,7 +84,12 @@ TEST(UffdMappingsJson, ErrorsNameTheField) {
   EXPECT_EQ(error_of([] {
               parse_uffd_mappings_json(R"([{"base_host_virt_addr":0,"size":12288,"offset":0,"page_size":3072}])");
             }),
-            "uffd mappings[0].page_size: must be a power of two, got 3072");
+            "uffd mappings[0].page_size: must be a power of two of at least 4096 (bytes), got 3072");
+  // page_size_kib holds bytes: a KiB count (4) is refused rather than taken as 4-byte pages.
+  EXPECT_EQ(error_of([] {
+              parse_uffd_mappings_json(R"([{"base_host_virt_addr":0,"size":4096,"offset":0,"page_size_kib":4}])");
+            }),
+            "uffd mappings[0].page_size_kib: must be a power of two of at least 4096 (bytes), got 4");
   EXPECT_EQ(error_of([] {
               parse_uffd_mappings_json(
                   R"([{"base_host_virt_addr":0,"size":4096,"offset":0,"page_size":4096,"page_size_kib":4}])");
@@ -159,6 +164,12 @@ void write_pattern_file(const std::string& path, uint64_t size = kFileSize) {
 class HandlerProcess {
  public:
   HandlerProcess(const std::string& socket, const std::string& memory_file, bool exit_when_idle = false) {
+    // Built before fork: the child only calls async-signal-safe functions.
+    std::vector<const char*> argv = {HEARTH_UFFD_HANDLER};
+    if (exit_when_idle) argv.push_back("--exit-when-idle");
+    argv.push_back(socket.c_str());
+    argv.push_back(memory_file.c_str());
+    argv.push_back(nullptr);
     int out[2];
     if (::pipe2(out, O_CLOEXEC) != 0) throw_errno("pipe2");
     UniqueFd read_end(out[0]), write_end(out[1]);
@@ -166,11 +177,6 @@ class HandlerProcess {
     if (pid_ < 0) throw_errno("fork");
     if (pid_ == 0) {
       ::dup2(write_end.get(), STDOUT_FILENO);
-      std::vector<const char*> argv = {HEARTH_UFFD_HANDLER};
-      if (exit_when_idle) argv.push_back("--exit-when-idle");
-      argv.push_back(socket.c_str());
-      argv.push_back(memory_file.c_str());
-      argv.push_back(nullptr);
       ::execv(argv[0], const_cast<char* const*>(argv.data()));
       ::_exit(127);
     }
@@ -178,15 +184,13 @@ class HandlerProcess {
     write_end.reset();
     const std::string ready = "hearth-uffd-handler: listening on " + socket + "\n";
     while (output_.find(ready) == std::string::npos) {
-      if (!read_some(std::chrono::seconds(10))) throw Error("hearth-uffd-handler did not start: " + output_);
+      if (!read_some(std::chrono::seconds(10))) {
+        kill_and_reap();  // the destructor does not run for a constructor that throws
+        throw Error("hearth-uffd-handler did not start: " + output_);
+      }
     }
   }
-  ~HandlerProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
+  ~HandlerProcess() { kill_and_reap(); }
   HandlerProcess(const HandlerProcess&) = delete;
   HandlerProcess& operator=(const HandlerProcess&) = delete;
 
@@ -214,6 +218,13 @@ class HandlerProcess {
   const std::string& output() const { return output_; }
 
  private:
+  void kill_and_reap() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
   bool read_some(std::chrono::milliseconds timeout) {
     pollfd p{out_.get(), POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;

@@ -14,7 +14,8 @@ Hearth, booted with --config-file (machine-config.track_dirty_pages on) and --ap
                 and process start -> that line (start -> tick); also send -> 204 (load API)
   restore Uffd  the same with {"backend_type":"Uffd"} and hearth-uffd-handler serving the memory file (the
                 handler is started, and listening, before the clock starts)
-  restore CLI   `hearth --restore-from <state> --mem-file <mem>` (when --help lists it): start -> tick
+  restore CLI   `hearth --restore-from <state> --mem-file <mem>`, and with --mem-uffd-socket <handler's socket>
+                (when --help lists --restore-from): process start -> the first tick line
 QEMU (-M microvm, the same guest and memory size, QMP on a Unix socket):
   save          QMP stop, then migrate to "exec:cat > <file>": send -> query-migrate says completed
   restore       a new QEMU with -incoming "exec:cat <file>", then QMP cont once it is paused:
@@ -205,6 +206,20 @@ def check_continues(first_tick, last_before, what):
         raise BenchError(f"{what}: first tick after restore is {first_tick}, last before the snapshot {last_before}")
 
 
+def start_uffd_handler(args, d, path, mem, timeout_s, tag):
+    """hearth-uffd-handler <path> <mem>, once it says it is listening."""
+    err = os.path.join(d, f"uffd-{tag}.err")
+    handler = spawn([args.uffd_handler, path, mem], err)
+    out = Serial(handler)
+    deadline = time.monotonic() + timeout_s
+    while b"hearth-uffd-handler: listening on" not in out.buf:
+        if handler.poll() is not None or time.monotonic() > deadline:
+            stop(handler)
+            raise BenchError(f"uffd handler did not start: {read_tail(err)}")
+        time.sleep(POLL_S)
+    return handler
+
+
 def hearth_restore(args, d, state, mem, backend, timeout_s, tag):
     """A fresh hearth, PUT /snapshot/load, the first tick line. Returns the measurements."""
     handler = None
@@ -213,13 +228,7 @@ def hearth_restore(args, d, state, mem, backend, timeout_s, tag):
         path = mem
         if backend == "Uffd":
             path = os.path.join(d, f"uffd-{tag}.sock")
-            handler = spawn([args.uffd_handler, path, mem], os.path.join(d, f"uffd-{tag}.err"))
-            hs = Serial(handler)
-            deadline = time.monotonic() + timeout_s
-            while b"hearth-uffd-handler: listening on" not in hs.buf:
-                if handler.poll() is not None or time.monotonic() > deadline:
-                    raise BenchError(f"uffd handler did not start: {read_tail(os.path.join(d, f'uffd-{tag}.err'))}")
-                time.sleep(POLL_S)
+            handler = start_uffd_handler(args, d, path, mem, timeout_s, tag)
         sock = os.path.join(d, f"api-{tag}.sock")
         t_start = time.monotonic()
         proc = spawn([args.hearth, "--api-sock", sock], os.path.join(d, f"hearth-{tag}.err"))
@@ -242,17 +251,28 @@ def hearth_restore(args, d, state, mem, backend, timeout_s, tag):
         stop(handler)
 
 
-def hearth_cli_restore(args, d, state, mem, timeout_s):
-    t_start = time.monotonic()
-    proc = spawn([args.hearth, "--restore-from", state, "--mem-file", mem, "--api-sock", os.path.join(d, "cli.sock")],
-                 os.path.join(d, "hearth-cli.err"))
+def hearth_cli_restore(args, d, state, mem, backend, timeout_s):
+    """`hearth --restore-from <state> --mem-file <mem>` (or --mem-uffd-socket): process start -> first tick."""
+    handler = None
+    proc = None
+    err = os.path.join(d, f"hearth-cli-{backend}.err")
     try:
+        if backend == "Uffd":
+            path = os.path.join(d, "uffd-cli.sock")
+            handler = start_uffd_handler(args, d, path, mem, timeout_s, "cli")
+            mem_args = ["--mem-uffd-socket", path]
+        else:
+            mem_args = ["--mem-file", mem]
+        t_start = time.monotonic()
+        proc = spawn([args.hearth, "--restore-from", state] + mem_args + ["--api-sock", os.path.join(d, "cli.sock")],
+                     err)
         t_tick, n = Serial(proc).wait_ticks(1, timeout_s)
         return {"start_to_tick_ms": ms(t_start, t_tick), "first_tick": n}
     except BenchError as e:
-        raise BenchError(f"restore CLI: {e}; hearth stderr: {read_tail(os.path.join(d, 'hearth-cli.err'))}")
+        raise BenchError(f"restore CLI {backend}: {e}; hearth stderr: {read_tail(err)}")
     finally:
         stop(proc)
+        stop(handler)
 
 
 def hearth_run(args, mem_mib, tmp, i):
@@ -277,7 +297,7 @@ def hearth_run(args, mem_mib, tmp, i):
         t0 = time.monotonic()
         api.call("PUT", "/snapshot/create", {"snapshot_type": "Full", "snapshot_path": state, "mem_file_path": mem})
         r["create_full_ms"] = ms(t0, time.monotonic())
-        r["full_mem_mib_on_disk"] = round(os.stat(mem).st_blocks * 512 / 2**20, 1)
+        r["full_mem_kib_on_disk"] = os.stat(mem).st_blocks // 2
         r["state_kib"] = round(os.path.getsize(state) / 1024, 1)
         api.call("PATCH", "/vm", {"state": "Resumed"})
         serial.wait_ticks(len(serial.ticks) + TICKS_BEFORE_SNAPSHOT, timeout_s)
@@ -286,7 +306,7 @@ def hearth_run(args, mem_mib, tmp, i):
         t0 = time.monotonic()
         api.call("PUT", "/snapshot/create", {"snapshot_type": "Diff", "snapshot_path": dstate, "mem_file_path": dmem})
         r["create_diff_ms"] = ms(t0, time.monotonic())
-        r["diff_mem_mib_on_disk"] = round(os.stat(dmem).st_blocks * 512 / 2**20, 1)
+        r["diff_mem_kib_on_disk"] = os.stat(dmem).st_blocks // 2
         api.close()
         stop(proc)
         proc = None
@@ -298,9 +318,10 @@ def hearth_run(args, mem_mib, tmp, i):
             check_continues(u["first_tick"], last_before, "restore Uffd")
             r.update({f"uffd_{k}": v for k, v in u.items()})
         if args.cli_restore:
-            c = hearth_cli_restore(args, d, state, mem, timeout_s)
-            check_continues(c["first_tick"], last_before, "restore CLI")
-            r.update({f"cli_{k}": v for k, v in c.items()})
+            for backend in ("File", "Uffd") if args.uffd_handler else ("File",):
+                c = hearth_cli_restore(args, d, state, mem, backend, timeout_s)
+                check_continues(c["first_tick"], last_before, f"restore CLI {backend}")
+                r.update({f"cli_{backend.lower()}_{k}": v for k, v in c.items()})
         r["ok"] = True
     except (BenchError, OSError, http.client.HTTPException) as e:
         r["error"] = str(e)
@@ -372,7 +393,7 @@ def qemu_run(args, mem_mib, tmp, i):
         r["save_ms"] = ms(t0, time.monotonic())
         if st != "completed":
             raise BenchError(f"migration {st}")
-        r["state_mib"] = round(os.path.getsize(state) / 2**20, 2)
+        r["stream_kib"] = os.stat(state).st_blocks // 2
         qmp.close()
         stop(proc)
 
@@ -417,9 +438,11 @@ ROWS = [
     ("restore File: load API -> 204 / start -> loaded", "file_load_api_ms", "start_to_loaded_ms"),
     ("restore Uffd: load -> tick", "uffd_load_to_tick_ms", None),
     ("restore Uffd: process start -> tick", "uffd_start_to_tick_ms", None),
-    ("restore CLI (--restore-from): start -> tick", "cli_start_to_tick_ms", None),
-    ("snapshot memory on disk (MiB) Full / file", "full_mem_mib_on_disk", "state_mib"),
-    ("snapshot memory on disk (MiB) Diff", "diff_mem_mib_on_disk", None),
+    ("restore CLI --restore-from --mem-file: start -> tick", "cli_file_start_to_tick_ms", None),
+    ("restore CLI --mem-uffd-socket: start -> tick", "cli_uffd_start_to_tick_ms", None),
+    ("on disk (KiB): Full memory file / migration file", "full_mem_kib_on_disk", "stream_kib"),
+    ("on disk (KiB): Diff memory file", "diff_mem_kib_on_disk", None),
+    ("state file (KiB)", "state_kib", None),
 ]
 
 

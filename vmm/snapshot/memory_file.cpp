@@ -50,10 +50,20 @@ void write_run(int fd, const uint8_t* data, uint64_t len, uint64_t offset, Memor
   }
 }
 
+// pwrite on an O_APPEND fd writes at the end whatever the offset (open_host_file's create mode sets it).
+void check_not_append(int fd, std::string_view what) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) fail_errno(what, "reading the memory file's flags");
+  if (flags & O_APPEND) {
+    throw Error(fmt::format("{}: the file is open for appending; memory pages need positioned writes", what));
+  }
+}
+
 uint64_t pages_of(uint64_t bytes) { return (bytes + kPageSize - 1) / kPageSize; }
 
 // Empties `fd` and sizes it to hold every region, so pages never written read back as zero holes.
 void reset_file(int fd, const std::vector<MemorySource>& regions, std::string_view what) {
+  check_not_append(fd, what);
   uint64_t end = 0;
   for (size_t i = 0; i < regions.size(); ++i) {
     const MemorySource& r = regions[i];
@@ -206,6 +216,7 @@ MemoryWriteStats rebase_memory(int base_fd, int diff_fd) {
                             "another snapshot",
                             diff_bytes, base_bytes));
   }
+  check_not_append(base_fd, "rebase: the base file");
   MemoryWriteStats stats;
   std::unique_ptr<uint8_t[]> buffer;  // allocated only when copy_file_range cannot be used
   off_t at = 0;

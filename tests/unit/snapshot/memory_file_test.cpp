@@ -243,6 +243,11 @@ TEST(MemoryFile, WriteErrorsNameWhat) {
   ASSERT_TRUE(ro.valid());
   EXPECT_EQ(error_of([&] { write_full_memory(ro.get(), mem.sources(), "mem_file_path"); }),
             "mem_file_path: truncating the memory file: Invalid argument");
+  UniqueFd append(::open((dir / "append").c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+  EXPECT_EQ(error_of([&] { write_full_memory(append.get(), mem.sources(), "mem_file_path"); }),
+            "mem_file_path: the file is open for appending; memory pages need positioned writes");
+  EXPECT_EQ(error_of([&] { rebase_memory(append.get(), ro.get()); }),
+            "rebase: the base file: the file is open for appending; memory pages need positioned writes");
   EXPECT_EQ(error_of([&] { write_full_memory(ro.get(), {{100, mem.a}}, "mem_file_path"); }),
             "mem_file_path: region 0 starts at file offset 0x64, not a multiple of 4096");
 }

@@ -14,7 +14,8 @@ inline StateFile sample_state() {
   s.hearth_version = "0.1.0-test";
   s.type = SnapshotType::kDiff;
   s.created_unix_ms = 1796167678123;
-  s.vm_config = {{"machine-config", {{"vcpu_count", 2}, {"mem_size_mib", 128}}}, {"boot-source", {{"kernel_image_path", "/k"}}}};
+  s.vm_config = {{"machine-config", {{"vcpu_count", 2}, {"mem_size_mib", 128}}},
+                 {"boot-source", {{"kernel_image_path", "/k"}}}};
   s.memory = {{0x0, 0x8000000, 0x0}, {0x100000000, 0x200000, 0x8000000}};
   s.drives = {{"rootfs", "/images/rootfs.ext4", 1u << 20}, {"scratch", "/images/scratch.img", 4096}};
   s.machine = {{"vm", {{"pic", "00ff"}}}, {"vcpus", {{{"regs", "ab"}}, {{"regs", "cd"}}}}};

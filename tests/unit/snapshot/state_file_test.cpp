@@ -246,7 +246,8 @@ TEST(StateFile, MistypedAndUnknownFieldsAreNamed) {
   EXPECT_EQ(with([](auto& b) { b["vm_config"] = "x"; }), "state.vm_config: expected an object, got string");
   EXPECT_EQ(with([](auto& b) { b["machine"] = nlohmann::json::array(); }),
             "state.machine: expected an object, got array");
-  EXPECT_EQ(with([](auto& b) { b["hearth_version"] = 7; }), "state.hearth_version: expected a string, got unsigned integer");
+  EXPECT_EQ(with([](auto& b) { b["hearth_version"] = 7; }),
+            "state.hearth_version: expected a string, got unsigned integer");
   EXPECT_EQ(with([](auto& b) { b["snapshot_type"] = "Partial"; }),
             "state.snapshot_type: must be \"Full\" or \"Diff\", got \"Partial\"");
   EXPECT_EQ(with([](auto& b) { b["extra"] = 1; }), "state: unknown field 'extra'");

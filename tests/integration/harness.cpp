@@ -161,6 +161,11 @@ bool BackgroundProcess::wait_for_output(const std::string& text, int timeout_ms)
   return false;
 }
 
+std::string BackgroundProcess::output() const {
+  std::lock_guard lock(live_->mutex);
+  return live_->out;
+}
+
 std::string hearth_binary() { return HEARTH_BINARY; }
 std::string testguest_elf() { return TESTGUEST_ELF; }
 std::string source_dir() { return HEARTH_SOURCE_DIR; }

@@ -58,6 +58,8 @@ class BackgroundProcess {
   int pid() const;
   // True once `text` has appeared on the process's stdout, false after `timeout_ms`.
   bool wait_for_output(const std::string& text, int timeout_ms);
+  // Stdout so far.
+  std::string output() const;
 
  private:
   std::shared_ptr<std::atomic<int>> pid_ = std::make_shared<std::atomic<int>>(0);

@@ -8,6 +8,7 @@
 #include "vmm/base/fd.h"
 #include "vmm/base/event_loop.h"
 #include "vmm/core/vmm.h"
+#include "vmm/memory/uffd.h"
 
 namespace hearth {
 
@@ -36,7 +37,7 @@ class VmController final : public api::PrebootConfigController {
   EventLoop& loop_;
   VmmOptions options_;
   std::string instance_id_;
-  UniqueFd uffd_;  // backs a restored VM's memory (Uffd backend): declared first, so it outlives vmm_
+  UffdBackend uffd_;  // backs a restored VM's memory (Uffd backend): declared first, so it outlives vmm_
   std::unique_ptr<Vmm> vmm_;
 };
 

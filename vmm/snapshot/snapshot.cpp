@@ -78,12 +78,12 @@ void check_layout(const std::vector<MemoryRegionLayout>& saved, const std::vecto
 }
 
 GuestMemory map_memory(const std::vector<GuestRange>& ranges, const std::vector<MemoryRegionLayout>& layout,
-                       const LoadParams& params, UniqueFd& uffd) {
+                       const LoadParams& params, UffdBackend& uffd) {
   std::vector<uint64_t> offsets;
   for (const auto& l : layout) offsets.push_back(l.file_offset);
   if (params.backend == MemoryBackend::kUffd) {
     GuestMemory memory = GuestMemory::create_anonymous(ranges);
-    uffd = hand_memory_to_uffd_handler(memory, offsets, params.backend_path, "mem_backend.backend_path");
+    uffd = connect_uffd_backend(memory, offsets, params.backend_path, "mem_backend.backend_path");
     return memory;
   }
   const HostFile file = open_host_file(params.backend_path, "mem_backend.backend_path", HostFileRules{});

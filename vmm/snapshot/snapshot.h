@@ -8,6 +8,7 @@
 
 #include "vmm/base/fd.h"
 #include "vmm/core/vmm.h"
+#include "vmm/memory/uffd.h"
 #include "vmm/snapshot/memory_file.h"
 #include "vmm/snapshot/state_file.h"
 
@@ -43,9 +44,9 @@ struct LoadParams {
 };
 
 // A VM built from a snapshot (Paused). `uffd` backs its memory when the backend is Uffd: it must live
-// as long as the VM does.
+// as long as the VM does (declared first, so it outlives `vmm`).
 struct RestoredVm {
-  UniqueFd uffd;
+  UffdBackend uffd;
   std::unique_ptr<Vmm> vmm;
 };
 

@@ -32,7 +32,7 @@ std::vector<size_t> checked_order(const std::vector<GuestRange>& ranges) {
 
 GuestMemory GuestMemory::create_anonymous(const std::vector<GuestRange>& ranges) {
   GuestMemory mem;
-  for (size_t i : checked_order(ranges)) mem.regions_.push_back(Region{ranges[i], Mapping::anonymous(ranges[i].size)});
+  for (size_t i : checked_order(ranges)) mem.regions_.push_back(Region{ranges[i], Mapping::anonymous(ranges[i].size), true});
   return mem;
 }
 
@@ -41,9 +41,13 @@ GuestMemory GuestMemory::create_from_file(const std::vector<GuestRange>& ranges,
   if (file_offsets.size() != ranges.size()) throw Error("guest memory: one file offset per range is needed");
   GuestMemory mem;
   for (size_t i : checked_order(ranges)) {
-    mem.regions_.push_back(Region{ranges[i], Mapping::file_private(fd, file_offsets[i], ranges[i].size)});
+    mem.regions_.push_back(Region{ranges[i], Mapping::file_private(fd, file_offsets[i], ranges[i].size), false});
   }
   return mem;
+}
+
+void GuestMemory::mark_filled_elsewhere() {
+  for (auto& r : regions_) r.untouched_reads_as_zero = false;
 }
 
 uint64_t GuestMemory::total_size() const {

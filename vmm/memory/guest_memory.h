@@ -30,6 +30,9 @@ class GuestMemory {
   struct Region {
     GuestRange range;
     Mapping mapping;
+    // True for plain anonymous memory: a page the process never touched reads as zero, so a snapshot may
+    // skip it unread. False for a file mapping or memory another process fills (userfaultfd).
+    bool untouched_reads_as_zero = true;
   };
 
   // Maps one anonymous region per range. Ranges must be page-aligned, non-empty and disjoint.
@@ -40,6 +43,8 @@ class GuestMemory {
                                       const std::vector<uint64_t>& file_offsets);
 
   const std::vector<Region>& regions() const { return regions_; }
+  // For memory whose untouched pages another process fills (a userfaultfd handler): never take them as zero.
+  void mark_filled_elsewhere();
   uint64_t total_size() const;
 
   // True when [addr, addr+len) lies inside one region (no overflow, len 0 allowed at a valid addr).

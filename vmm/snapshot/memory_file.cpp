@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "vmm/base/error.h"
+#include "vmm/base/fd.h"
 
 namespace hearth::snapshot {
 namespace {
@@ -60,6 +61,35 @@ void check_not_append(int fd, std::string_view what) {
 }
 
 uint64_t pages_of(uint64_t bytes) { return (bytes + kPageSize - 1) / kPageSize; }
+
+// Which pages of a mapping of this process were ever touched, from /proc/self/pagemap (bit 63: present,
+// bit 62: swapped), read a window at a time. Without pagemap every page counts as touched.
+class TouchedPages {
+ public:
+  explicit TouchedPages(const uint8_t* base) : base_(reinterpret_cast<uintptr_t>(base)) {
+    fd_.reset(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
+  }
+  bool touched(uint64_t page) {
+    if (!fd_) return true;
+    if (page < first_ || page >= first_ + count_) {
+      const uint64_t vpage = base_ / kPageSize + page;
+      const ssize_t n = ::pread(fd_.get(), window_, sizeof(window_), static_cast<off_t>(vpage * sizeof(uint64_t)));
+      if (n < static_cast<ssize_t>(sizeof(uint64_t))) {
+        fd_.reset();
+        return true;
+      }
+      first_ = page;
+      count_ = static_cast<uint64_t>(n) / sizeof(uint64_t);
+    }
+    return (window_[page - first_] >> 62) & 3;
+  }
+
+ private:
+  uintptr_t base_;
+  UniqueFd fd_;
+  uint64_t window_[8192];  // 32 MiB of guest memory per read
+  uint64_t first_ = 0, count_ = 0;
+};
 
 // Empties `fd` and sizes it to hold every region, so pages never written read back as zero holes.
 void reset_file(int fd, const std::vector<MemorySource>& regions, std::string_view what) {
@@ -157,8 +187,10 @@ MemoryWriteStats write_full_memory(int fd, const std::vector<MemorySource>& regi
   for (const MemorySource& r : regions) {
     const uint64_t pages = pages_of(r.bytes.size());
     uint64_t page = 0;
+    auto touched = r.untouched_reads_as_zero ? std::make_unique<TouchedPages>(r.bytes.data()) : nullptr;
     while (page < pages) {
       auto zero = [&](uint64_t p) {
+        if (touched && !touched->touched(p)) return true;
         const uint64_t at = p * kPageSize;
         return page_is_zero(r.bytes.data() + at, static_cast<size_t>(std::min(kPageSize, r.bytes.size() - at)));
       };

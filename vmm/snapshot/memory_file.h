@@ -18,6 +18,9 @@ inline constexpr uint64_t kPageSize = 4096;
 struct MemorySource {
   uint64_t file_offset = 0;
   std::span<const uint8_t> bytes;  // page-aligned length
+  // Anonymous memory of this process: pages /proc/self/pagemap shows neither present nor swapped were never
+  // touched and are zero, so Full skips them without reading (reading would map a zero page for each).
+  bool untouched_reads_as_zero = false;
 };
 
 struct MemoryWriteStats {

@@ -26,7 +26,8 @@ uint64_t unix_ms_now() {
 std::vector<MemorySource> memory_sources(const GuestMemory& memory, const std::vector<MemoryRegionLayout>& layout) {
   std::vector<MemorySource> sources;
   for (size_t i = 0; i < layout.size(); ++i) {
-    sources.push_back({layout[i].file_offset, *memory.view(layout[i].guest_addr, layout[i].size)});
+    sources.push_back({layout[i].file_offset, *memory.view(layout[i].guest_addr, layout[i].size),
+                       memory.regions()[i].untouched_reads_as_zero});
   }
   return sources;
 }
@@ -83,6 +84,7 @@ GuestMemory map_memory(const std::vector<GuestRange>& ranges, const std::vector<
   for (const auto& l : layout) offsets.push_back(l.file_offset);
   if (params.backend == MemoryBackend::kUffd) {
     GuestMemory memory = GuestMemory::create_anonymous(ranges);
+    memory.mark_filled_elsewhere();
     uffd = connect_uffd_backend(memory, offsets, params.backend_path, "mem_backend.backend_path");
     return memory;
   }

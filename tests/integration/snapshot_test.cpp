@@ -281,7 +281,11 @@ TEST_F(SnapshotTest, TenClonesOfOneSnapshotRunAtOnceSharingTheirMemoryFile) {
   const size_t guest_kib = size_t{kMemMib} * 1024;
   std::printf("clones: %d running, combined RSS %zu KiB (%.1f MiB), against %zu KiB of guest memory each\n", kClones,
               total_rss_kib, static_cast<double>(total_rss_kib) / 1024, guest_kib);
+#ifdef HEARTH_TEST_SANITIZED
+  std::printf("clones: the RSS bound is not checked under sanitizers (their shadow memory dominates)\n");
+#else
   EXPECT_LT(total_rss_kib, kClones * guest_kib / 4);
+#endif
 }
 
 // Bad input: a 400 naming the problem, and the same process then loads a good snapshot.

@@ -197,13 +197,4 @@ UffdBackend connect_uffd_backend(const GuestMemory& memory, const std::vector<ui
   return backend;
 }
 
-UniqueFd hand_memory_to_uffd_handler(const GuestMemory& memory, const std::vector<uint64_t>& file_offsets,
-                                     const std::string& socket_path, const std::string& what) {
-  UffdBackend backend = connect_uffd_backend(memory, file_offsets, socket_path, what);
-  // Deliberately never closed (Firecracker forgets its socket too): its hang-up at exit ends the VM for
-  // the handler. SOCK_CLOEXEC keeps it out of children.
-  (void)backend.connection.release();
-  return std::move(backend.uffd);
-}
-
 }  // namespace hearth

@@ -45,11 +45,4 @@ struct UffdBackend {
 UffdBackend connect_uffd_backend(const GuestMemory& memory, const std::vector<uint64_t>& file_offsets,
                                  const std::string& socket_path, const std::string& what);
 
-// connect_uffd_backend for a process that serves one VM until it exits, as Firecracker does: the
-// connection is left open (close-on-exec) until the process ends, so the handler sees the VM end at exit.
-// The returned fd is kept open by the VMM for the VM's lifetime. Prefer connect_uffd_backend where the
-// VM can end before the process.
-UniqueFd hand_memory_to_uffd_handler(const GuestMemory& memory, const std::vector<uint64_t>& file_offsets,
-                                     const std::string& socket_path, const std::string& what);
-
 }  // namespace hearth

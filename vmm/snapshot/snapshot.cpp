@@ -127,13 +127,7 @@ CreateStats create_snapshot(Vmm& vmm, const CreateParams& params) {
     if (vmm.config().machine.track_dirty_pages) vmm.take_dirty_bitmaps();  // the next Diff starts from here
   }
   const std::vector<uint8_t> bytes = encode_state_file(state);
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(state_file.fd(), bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw Error(fmt::format("snapshot_path: writing '{}': {}", params.snapshot_path, std::strerror(errno)));
-    done += static_cast<size_t>(n);
-  }
+  state_file.write_all(bytes);
   mem_file.commit();
   state_file.commit();  // last: a state file on disk always has its memory file
   stats.state_bytes = bytes.size();

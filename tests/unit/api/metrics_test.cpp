@@ -37,6 +37,21 @@ TEST(Metrics, Prometheus) {
             "# TYPE hearth_block_rootfs_read_bytes counter\nhearth_block_rootfs_read_bytes 512\n");
 }
 
+TEST(Metrics, TextValuesAreInfoGaugesAndJsonStrings) {
+  Registry r;
+  r.counter("snapshot.create_full").add();
+  r.set_text("snapshot.last_snapshot_path", "/srv/a \"b\"\\c\nd");
+  EXPECT_EQ(r.text("snapshot.last_snapshot_path"), "/srv/a \"b\"\\c\nd");
+  EXPECT_EQ(r.render_prometheus(),
+            "# TYPE hearth_snapshot_create_full counter\nhearth_snapshot_create_full 1\n"
+            "# TYPE hearth_snapshot_last_snapshot_path_info gauge\n"
+            "hearth_snapshot_last_snapshot_path_info{value=\"/srv/a \\\"b\\\"\\\\c\\nd\"} 1\n");
+  const nlohmann::json j = r.take_deltas_json();
+  EXPECT_EQ(j["snapshot"]["last_snapshot_path"], "/srv/a \"b\"\\c\nd");
+  EXPECT_EQ(j["snapshot"]["create_full"], 1);
+  EXPECT_THROW(r.set_text("bad name", "x"), Error);
+}
+
 TEST(Metrics, JsonDeltas) {
   Registry r;
   r.counter("vcpu.exit.io").add(5);

@@ -209,6 +209,9 @@ TEST_F(RouterTest, ShutDownDispatchAnswers503) {
 }  // namespace
 }  // namespace hearth::api
 
+namespace hearth::api {
+namespace {
+
 TEST_F(RouterTest, SnapshotCreateBodies) {
   ASSERT_EQ(send("PUT", "/snapshot/create", R"({"snapshot_path":"/s","mem_file_path":"/m"})").status, 204);
   ASSERT_TRUE(fake.snapshot_create);
@@ -271,3 +274,6 @@ TEST_F(RouterTest, SnapshotLoadBodiesIncludingFirecrackersOlderSpellings) {
             std::string::npos);
   EXPECT_TRUE(fake.calls.empty());
 }
+
+}  // namespace
+}  // namespace hearth::api

@@ -278,7 +278,7 @@ TEST_F(UffdHandlerTest, MissingSocketNamesWhatAndPath) {
   EXPECT_EQ(error_of([&] { connect_uffd_backend(mem, kOffsets, missing, "mem_backend.backend_path"); }),
             "mem_backend.backend_path: no page-fault handler socket at " + missing + " (is the handler running?)");
   // A file that is no listening socket.
-  EXPECT_EQ(error_of([&] { hand_memory_to_uffd_handler(mem, kOffsets, memory_file_, "mem_backend.backend_path"); }),
+  EXPECT_EQ(error_of([&] { connect_uffd_backend(mem, kOffsets, memory_file_, "mem_backend.backend_path"); }),
             "mem_backend.backend_path: the page-fault handler socket " + memory_file_ +
                 " refused the connection (nothing listens)");
   EXPECT_EQ(error_of([&] { connect_uffd_backend(mem, {0}, missing, "mem_backend.backend_path"); }),
@@ -434,10 +434,9 @@ TEST_F(UffdHandlerTest, BadClientsAreDroppedAndOthersStillServed) {
     ASSERT_EQ(::send(no_fd.get(), json.data(), json.size(), MSG_NOSIGNAL), static_cast<ssize_t>(json.size()));
     UniqueFd silent = connect_raw(socket_);
   }
-  // Firecracker's way: the connection stays open until the process exits.
   auto mem = GuestMemory::create_anonymous(kRanges);
-  UniqueFd uffd = hand_memory_to_uffd_handler(mem, kOffsets, socket_, "mem_backend.backend_path");
-  EXPECT_TRUE(uffd.valid());
+  UffdBackend backend = connect_uffd_backend(mem, kOffsets, socket_, "mem_backend.backend_path");
+  EXPECT_TRUE(backend.uffd.valid());
   expect_pattern(mem);
   int status = handler.stop();
   ASSERT_TRUE(WIFEXITED(status)) << handler.output();

@@ -182,9 +182,7 @@ DriveConfig parse_drive(const nlohmann::json& j, std::string_view context) {
   if (const auto* rl = r.get("rate_limiter")) {
     d.rate_limiter = parse_rate_limiter(*rl, r.path("rate_limiter"));
   }
-  if (d.partuuid && !d.is_root_device) {
-    r.fail("partuuid", "is only meaningful for the root device");
-  }
+  // Firecracker keeps a non-root drive's partuuid and ignores it; so do we (the boot line uses only the root's).
   return d;
 }
 

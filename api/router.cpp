@@ -50,7 +50,8 @@ std::vector<std::string_view> split_path(std::string_view path) {
 }
 
 // Resources Firecracker has and Hearth does not serve yet.
-constexpr std::string_view kNotYet[] = {"network-interfaces", "balloon", "vsock", "mmds", "cpu-config", "hotplug"};
+constexpr std::string_view kNotYet[] = {"network-interfaces", "balloon", "vsock", "mmds",
+                                        "cpu-config",         "hotplug", "pmem"};
 
 // Resources we serve, for per-resource metric names (user paths never become names).
 constexpr std::string_view kKnown[] = {"",       "version", "boot-source", "machine-config",
@@ -252,8 +253,16 @@ HttpResponse Router::route(const HttpRequest& request, std::string_view resource
   }
   if (resource == "serial" && depth == 1 && method == "PUT") {
     nlohmann::json j = body("serial");
-    ObjectReader r(j, "serial", {"serial_out_path"});
-    SerialConfig s{r.nonempty_string("serial_out_path")};
+    ObjectReader r(j, "serial", {"serial_out_path", "rate_limiter"});
+    // As Firecracker: without serial_out_path the output stays on stdout.
+    SerialConfig s{r.opt_nonempty_string("serial_out_path").value_or("")};
+    if (const auto* rl = r.get("rate_limiter")) {
+      // As in Firecracker, a bucket with size or refill_time 0 limits nothing; a real limit is refused.
+      const TokenBucketConfig bucket = parse_token_bucket(*rl, r.path("rate_limiter"));
+      if (bucket.size != 0 && bucket.refill_time_ms != 0) {
+        r.fail("rate_limiter", "rate-limiting serial output is not supported yet");
+      }
+    }
     return respond(call([&](Controller& c) { return c.put_serial(s); }));
   }
   return invalid();

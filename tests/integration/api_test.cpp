@@ -131,7 +131,7 @@ const BadRequest kBadRequests[] = {
     {"PUT", "/metrics", R"({"metrics_path": 1})", "metrics_path"},
     {"PUT", "/metrics", R"({"metrics_path": "/tmp/m", "extra": 1})", "extra"},
     {"PUT", "/serial", R"({"serial_out_path": 1})", "serial_out_path"},
-    {"PUT", "/serial", R"({})", "serial_out_path"},
+    {"PUT", "/serial", R"({"serial_out_path": ""})", "serial_out_path"},
     {"PUT", "/serial", R"({"serial_out_path": "/tmp/s", "x": 1})", "x"},
 };
 

@@ -81,7 +81,11 @@ ObjectReader::ObjectReader(const nlohmann::json& value, std::string context,
     const std::string& key = item.key();  // not a structured binding: clang 14 cannot capture those
     auto rejected = std::find_if(unsupported.begin(), unsupported.end(),
                                  [&](const UnsupportedField& u) { return u.key == key; });
-    if (rejected != unsupported.end()) fail(key, rejected->reason);
+    if (rejected != unsupported.end()) {
+      // Null counts as absent here too: Firecracker clients send e.g. "socket": null for a plain drive.
+      if (item.value().is_null()) continue;
+      fail(key, rejected->reason);
+    }
     if (std::find(known.begin(), known.end(), key) == known.end()) {
       throw Error(fmt::format("{}: unknown field '{}'", context_, key));
     }

@@ -10,20 +10,20 @@ namespace {
 
 constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
 
-TokenBucketConfig parse_token_bucket(const nlohmann::json& j, std::string context) {
-  ObjectReader r(j, std::move(context), {"size", "one_time_burst", "refill_time"});
+nlohmann::json to_json(const TokenBucketConfig& b) {
+  return {{"size", b.size}, {"one_time_burst", b.one_time_burst}, {"refill_time", b.refill_time_ms}};
+}
+
+}  // namespace
+
+TokenBucketConfig parse_token_bucket(const nlohmann::json& j, std::string_view context) {
+  ObjectReader r(j, std::string(context), {"size", "one_time_burst", "refill_time"});
   TokenBucketConfig b;
   b.size = r.unsigned_int("size", 0, kU64Max);
   b.one_time_burst = r.opt_unsigned_int("one_time_burst", 0, kU64Max).value_or(0);
   b.refill_time_ms = r.unsigned_int("refill_time", 0, kU64Max);
   return b;
 }
-
-nlohmann::json to_json(const TokenBucketConfig& b) {
-  return {{"size", b.size}, {"one_time_burst", b.one_time_burst}, {"refill_time", b.refill_time_ms}};
-}
-
-}  // namespace
 
 RateLimiterConfig parse_rate_limiter(const nlohmann::json& j, std::string_view context) {
   ObjectReader r(j, std::string(context), {"bandwidth", "ops"});

@@ -10,6 +10,8 @@
 namespace hearth {
 
 // Throws Error("<context>.<field>: ...").
+// One bucket ({size, one_time_burst, refill_time}), as PUT /serial's rate_limiter is.
+TokenBucketConfig parse_token_bucket(const nlohmann::json& j, std::string_view context);
 RateLimiterConfig parse_rate_limiter(const nlohmann::json& j, std::string_view context);
 nlohmann::json to_json(const RateLimiterConfig& limiter);
 

@@ -51,5 +51,13 @@ TEST(JsonReader, ObjectReaderChecks) {
             "ctx: expected an object, got array");
 }
 
+TEST(JsonReader, NullUnsupportedFieldCountsAsAbsent) {
+  auto j = nlohmann::json::parse(R"({"a": 1, "socket": null})");
+  ObjectReader r(j, "ctx", {"a"}, {{"socket", "no way"}});
+  EXPECT_FALSE(r.has("socket"));
+  // A null field that is not known at all is still a typo.
+  EXPECT_EQ(error_of([&] { ObjectReader(j, "ctx", {"a"}); }), "ctx: unknown field 'socket'");
+}
+
 }  // namespace
 }  // namespace hearth::api

@@ -111,6 +111,20 @@ TEST_F(RouterTest, Drives) {
   EXPECT_EQ(fault(send("PUT", "/drives", R"({})"), 404), "Invalid request method and/or path: PUT /drives.");
 }
 
+TEST_F(RouterTest, DrivesAcceptFirecrackersNullSocketAndNonRootPartuuid) {
+  EXPECT_EQ(send("PUT", "/drives/data",
+                 R"({"drive_id": "data", "path_on_host": "/d", "is_root_device": false, "socket": null,
+                     "partuuid": "0eaa91a0-01", "is_read_only": true})").status,
+            204);
+  ASSERT_TRUE(fake.drive);
+  EXPECT_EQ(fake.drive->drive_id, "data");
+  EXPECT_FALSE(fake.drive->is_root_device);
+  EXPECT_EQ(fake.drive->partuuid, "0eaa91a0-01");
+  EXPECT_EQ(fault(send("PUT", "/drives/data",
+                       R"({"drive_id": "data", "path_on_host": "/d", "is_root_device": false, "socket": "/s"})")),
+            "drive.socket: vhost-user drives are not supported");
+}
+
 TEST_F(RouterTest, Actions) {
   for (auto [action, call] : {std::pair{"InstanceStart", "instance_start"},
                               {"SendCtrlAltDel", "send_ctrl_alt_del"},
@@ -148,7 +162,18 @@ TEST_F(RouterTest, LoggerMetricsSerial) {
   EXPECT_EQ(send("PUT", "/serial", R"({"serial_out_path": "/s"})").status, 204);
   EXPECT_EQ(fake.serial->serial_out_path, "/s");
   EXPECT_EQ(fault(send("PUT", "/serial", R"({"path": "/s"})")), "serial: unknown field 'path'");
-  EXPECT_EQ(fault(send("PUT", "/serial", R"({})")), "serial: missing required field 'serial_out_path'");
+  // As Firecracker: no serial_out_path keeps the output on stdout; a bucket of size or refill_time 0 limits nothing.
+  EXPECT_EQ(send("PUT", "/serial", R"({})").status, 204);
+  EXPECT_EQ(fake.serial->serial_out_path, "");
+  EXPECT_EQ(send("PUT", "/serial", R"({"serial_out_path": "/t", "rate_limiter": null})").status, 204);
+  EXPECT_EQ(fake.serial->serial_out_path, "/t");
+  EXPECT_EQ(send("PUT", "/serial", R"({"rate_limiter": {"size": 0, "refill_time": 100}})").status, 204);
+  EXPECT_EQ(send("PUT", "/serial", R"({"rate_limiter": {"size": 100, "refill_time": 0}})").status, 204);
+  EXPECT_EQ(fault(send("PUT", "/serial", R"({"rate_limiter": {"size": 100, "refill_time": 10}})")),
+            "serial.rate_limiter: rate-limiting serial output is not supported yet");
+  EXPECT_EQ(fault(send("PUT", "/serial", R"({"rate_limiter": {"size": 100}})")),
+            "serial.rate_limiter: missing required field 'refill_time'");
+  EXPECT_EQ(fault(send("PUT", "/serial", R"({"serial_out_path": ""})")), "serial.serial_out_path: must not be empty");
   EXPECT_EQ(fault(send("PUT", "/logger", R"({"level": "loud"})")).substr(0, 26), "logger.level: must be one ");
   EXPECT_EQ(fault(send("PUT", "/metrics", R"([])")), "metrics: expected an object, got array");
 }
@@ -168,7 +193,7 @@ TEST_F(RouterTest, PrometheusCountsRequests) {
 }
 
 TEST_F(RouterTest, UnsupportedAndInvalid) {
-  for (const char* r : {"network-interfaces", "balloon", "vsock", "mmds"}) {
+  for (const char* r : {"network-interfaces", "balloon", "vsock", "mmds", "pmem"}) {
     EXPECT_EQ(fault(send("PUT", std::string("/") + r + "/x", "{}")),
               std::string(r) + " is not supported yet");
   }

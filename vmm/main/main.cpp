@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 
@@ -26,6 +27,7 @@
 #include "vmm/main/logging.h"
 #include "vmm/main/version.h"
 #include "vmm/main/vm_controller.h"
+#include "vmm/snapshot/state_file.h"
 
 namespace hearth {
 namespace {
@@ -47,6 +49,20 @@ struct Options {
   std::string mem_uffd_socket;
   bool restore_paused = false;
   bool track_dirty_pages = false;
+  // Firecracker's and its jailer's flags.
+  bool show_level = false;
+  bool show_log_origin = false;
+  std::string module;
+  bool no_seccomp = false;
+  std::string seccomp_filter;
+  uint64_t start_time_us = 0;  // wall clock when the jailer started us; 0: not given
+  uint64_t start_time_cpu_us = 0;
+  uint64_t parent_cpu_time_us = 0;
+  size_t mmds_size_limit = 0;
+  std::string metadata;
+  bool enable_pci = false;
+  std::string describe_snapshot;
+  bool snapshot_version = false;
 };
 
 constexpr int kMetricsFlushSeconds = 60;  // as Firecracker
@@ -140,6 +156,13 @@ int run_vmm(const Options& opts) {
         opts.api_sock, [&](const api::HttpRequest& r) { return router->handle(r); }, opts.http);
     SPDLOG_INFO("API server listening on {}", opts.api_sock);
   }
+  if (opts.start_time_us != 0) {
+    // Firecracker's api_server.process_startup_time_us: from the jailer's fork to a ready API.
+    const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto start = static_cast<int64_t>(opts.start_time_us);
+    SPDLOG_INFO("Process startup time: {} us (since --start-time-us)", now_us > start ? now_us - start : 0);
+  }
 
   loop.add(signals.get(), EPOLLIN, [&](uint32_t) {
     signalfd_siginfo info{};
@@ -185,10 +208,18 @@ int run_vmm(const Options& opts) {
   return controller.vmm() ? controller.vmm()->exit_code().value_or(0) : 0;
 }
 
+// --describe-snapshot: Firecracker prints the state file's data-format version ("vN"); we add who wrote it.
+int describe_snapshot(const std::string& path) {
+  const snapshot::StateFile state = snapshot::read_state_file(path, "--describe-snapshot");
+  std::printf("v%u\nHearth v%s\n", state.format_version, state.hearth_version.c_str());
+  return 0;
+}
+
 int run(int argc, char** argv) {
   Options opts;
   CLI::App app{"hearth: a KVM microVM monitor with a Firecracker-compatible API"};
-  app.set_version_flag("--version", std::string(kVersion));
+  // Firecracker prints "Firecracker v1.x.y"; ours has the same shape with our name and version.
+  app.set_version_flag("--version", fmt::format("Hearth v{}", kVersion));
   app.add_option("--config-file", opts.config_file, "Start the microVM described by this JSON file");
   app.add_flag("--no-api", opts.no_api, "Serve no API socket (requires --config-file)");
   app.add_option("--api-sock", opts.api_sock, "Path of the API Unix socket")->capture_default_str();
@@ -223,16 +254,45 @@ int run(int argc, char** argv) {
   app.add_flag("--restore-paused", opts.restore_paused, "Leave the restored VM paused")->needs(restore);
   app.add_flag("--track-dirty-pages", opts.track_dirty_pages, "Track dirty pages in the restored VM (Diff snapshots)")
       ->needs(restore);
+  app.add_flag("--show-level", opts.show_level, "Show the level in log lines");
+  app.add_flag("--show-log-origin", opts.show_log_origin, "Show the source file and line in log lines");
+  app.add_option("--module", opts.module, "Log only messages from this module (path prefix)");
+  auto* no_seccomp = app.add_flag("--no-seccomp", opts.no_seccomp,
+                                  "Accepted for Firecracker compatibility: Hearth installs no seccomp filter yet");
+  app.add_option("--seccomp-filter", opts.seccomp_filter, "Custom seccomp filter (not supported yet: refused)")
+      ->excludes(no_seccomp);
+  app.add_option("--start-time-us", opts.start_time_us, "Process start time (wall clock, us), as the jailer passes it");
+  app.add_option("--start-time-cpu-us", opts.start_time_cpu_us, "Process start CPU time (us); accepted, unused");
+  app.add_option("--parent-cpu-time-us", opts.parent_cpu_time_us, "Parent process CPU time (us); accepted, unused");
+  app.add_option("--mmds-size-limit", opts.mmds_size_limit,
+                 "MMDS data store limit, in bytes (unused until MMDS exists)")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 30));
+  app.add_option("--metadata", opts.metadata, "MMDS contents (not supported yet: refused)");
+  app.add_flag("--enable-pci", opts.enable_pci, "PCIe transport (not supported yet: refused)");
+  app.add_option("--describe-snapshot", opts.describe_snapshot,
+                 "Print a snapshot state file's format version and the Hearth version that wrote it");
+  app.add_flag("--snapshot-version", opts.snapshot_version, "Print the snapshot format version this build writes");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  if (opts.snapshot_version) {
+    std::printf("v%u\n", snapshot::kFormatVersion);
+    return 0;
+  }
+  if (!opts.describe_snapshot.empty()) return describe_snapshot(opts.describe_snapshot);
+  // A security or device request we cannot honour is refused, never silently dropped.
+  if (!opts.seccomp_filter.empty()) throw Error("--seccomp-filter: custom seccomp filters are not supported yet");
+  if (!opts.metadata.empty()) throw Error("--metadata: MMDS is not supported yet");
+  if (opts.enable_pci) throw Error("--enable-pci: PCI devices are not supported yet");
   LoggerConfig logger;
   auto level = api::parse_log_level(opts.level);
   if (!level) throw Error(fmt::format("--level: unknown log level '{}'", opts.level));
   logger.level = *level;
-  logger.show_level = true;
+  logger.show_level = opts.show_level;  // off by default, as Firecracker's
+  logger.show_log_origin = opts.show_log_origin;
+  if (!opts.module.empty()) logger.module = opts.module;
   if (!opts.log_path.empty()) logger.log_path = opts.log_path;
   configure_logging(logger, opts.id);
   if (!opts.restore_from.empty()) {

@@ -59,6 +59,9 @@ TokenBucket::Reduction TokenBucket::reduce(uint64_t tokens) {
     tokens -= one_time_burst_;
     one_time_burst_ = 0;
   }
+  // A full bucket gains nothing by waiting: time spent full (a guest still booting) is not credit, or the
+  // first burst after it could pass more than `size` at once.
+  if (budget_ == size_) last_update_ns_ = clock_->now_ns();
   if (tokens > budget_) {
     auto_replenish();
     if (tokens > size_) {

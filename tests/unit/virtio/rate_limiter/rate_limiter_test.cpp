@@ -37,6 +37,19 @@ TEST(TokenBucket, ZeroSizeOrRefillMeansNoBucket) {
   EXPECT_TRUE(TokenBucket::create(100, 0, 100, clock));
 }
 
+// Idle time while full (a guest still booting) is no credit: after draining the full bucket, the next
+// token takes its refill time, however long the bucket sat full before.
+TEST(TokenBucket, TimeSpentFullIsNotCredit) {
+  FakeClock clock;
+  auto b = *TokenBucket::create(1000, 0, 1000, clock);
+  clock.advance_ms(5000);
+  EXPECT_EQ(b.reduce(1000), R::kSuccess);
+  EXPECT_EQ(b.reduce(1), R::kFailure);
+  clock.advance_ms(100);
+  EXPECT_EQ(b.reduce(100), R::kSuccess);
+  EXPECT_EQ(b.reduce(1), R::kFailure);
+}
+
 TEST(TokenBucket, ConsumesUntilEmptyThenRefillsLinearly) {
   FakeClock clock;
   auto b = *TokenBucket::create(1000, 0, 1000, clock);  // 1 token per ms

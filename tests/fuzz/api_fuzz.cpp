@@ -26,6 +26,7 @@ struct NullController : Controller {
   Result<> put_logger(const LoggerConfig&) override { return {}; }
   Result<> put_metrics(const MetricsConfig&) override { return {}; }
   Result<> put_serial(const SerialConfig&) override { return {}; }
+  Result<> put_device_section(std::string_view, const nlohmann::json&) override { return {}; }
   Result<> instance_start() override { return {}; }
   Result<> send_ctrl_alt_del() override { return {}; }
   Result<> flush_metrics() override { return {}; }

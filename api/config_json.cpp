@@ -56,8 +56,10 @@ VmConfig parse_config(const nlohmann::json& root) {
 }
 
 nlohmann::json to_json(const BootSourceConfig& boot) {
-  nlohmann::json j = {{"kernel_image_path", boot.kernel_image_path},
-                      {"boot_protocol", boot_protocol_name(boot.boot_protocol)}};
+  nlohmann::json j = {{"kernel_image_path", boot.kernel_image_path}};
+  // A Hearth extension appears only when set: Firecracker refuses unknown fields, so GET /vm/config of a
+  // plain VM must stay a file Firecracker itself accepts.
+  if (boot.boot_protocol != BootProtocol::kLinux64) j["boot_protocol"] = boot_protocol_name(boot.boot_protocol);
   if (boot.initrd_path) j["initrd_path"] = *boot.initrd_path;
   if (boot.boot_args) j["boot_args"] = *boot.boot_args;
   return j;

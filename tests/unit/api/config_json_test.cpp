@@ -152,6 +152,8 @@ TEST(ConfigJson, RoundTrip) {
 
   VmConfig minimal = api::parse_config_file(R"({"boot-source": {"kernel_image_path": "/k"}})");
   EXPECT_TRUE(same(minimal, api::parse_config_file(api::to_json(minimal).dump())));
+  // The Hearth-only boot_protocol is left out at its default, so Firecracker could read the file.
+  EXPECT_FALSE(api::to_json(minimal)["boot-source"].contains("boot_protocol"));
 }
 
 TEST(ConfigJson, ToJsonSchema) {

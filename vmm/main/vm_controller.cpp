@@ -116,10 +116,8 @@ api::Result<VmConfig> VmController::restore_vm(const api::SnapshotLoadRequest& r
   }
   config.machine.track_dirty_pages = request.track_dirty_pages;
   snapshot::LoadParams params;
-  params.snapshot_path = request.snapshot_path;
   params.backend = request.uffd ? snapshot::MemoryBackend::kUffd : snapshot::MemoryBackend::kFile;
   params.backend_path = request.backend_path;
-  params.track_dirty_pages = request.track_dirty_pages;
   VmmOptions options = options_;
   if (serial_out_fd() >= 0) options.console_out_fd = serial_out_fd();
   snapshot::RestoredVm restored = snapshot::restore_snapshot(config, state, params, options, loop_);

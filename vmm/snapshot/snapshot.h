@@ -36,11 +36,10 @@ CreateStats create_snapshot(Vmm& vmm, const CreateParams& params);
 
 enum class MemoryBackend { kFile, kUffd };
 
+// The state file is already read (StateFile); dirty tracking comes with `config`.
 struct LoadParams {
-  std::string snapshot_path;
   MemoryBackend backend = MemoryBackend::kFile;
   std::string backend_path;  // the memory file, or the page-fault handler's socket
-  bool track_dirty_pages = false;
 };
 
 // A VM built from a snapshot (Paused). `uffd` backs its memory when the backend is Uffd: it must live

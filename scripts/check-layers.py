@@ -2,12 +2,13 @@
 """Fails when a source file includes a header from a layer it must not depend on.
 
 Layers, lowest first (docs/architecture.md explains them):
-  foundation  vmm/base vmm/config vmm/metrics          -> foundation
+  foundation  vmm/base vmm/config vmm/metrics vmm/seccomp -> foundation
   platform    vmm/memory vmm/kvm vmm/arch vmm/acpi vmm/loader -> foundation, platform
   devices     devices/                                  -> foundation, vmm/memory, devices
   virtio      virtio/                                   -> foundation, vmm/memory, devices, virtio
   vmm         vmm/device_manager vmm/core vmm/snapshot  -> everything below, never api/
   api         api/                                      -> foundation, api (never KVM, devices or the VMM)
+  jailer      jailer/                                   -> foundation, jailer
   main        vmm/main                                  -> everything
 Tests, benchmarks, fuzzers and the test guest may include anything.
 
@@ -20,7 +21,8 @@ import sys
 GROUPS = [  # (group, path prefixes); the first matching prefix wins
     ("main", ["vmm/main/"]),
     ("vmm", ["vmm/device_manager/", "vmm/core/", "vmm/snapshot/"]),
-    ("foundation", ["vmm/base/", "vmm/config/", "vmm/metrics/"]),
+    ("foundation", ["vmm/base/", "vmm/config/", "vmm/metrics/", "vmm/seccomp/"]),
+    ("jailer", ["jailer/"]),
     ("platform", ["vmm/memory/", "vmm/kvm/", "vmm/arch/", "vmm/acpi/", "vmm/loader/"]),
     ("devices", ["devices/"]),
     ("virtio", ["virtio/"]),
@@ -33,6 +35,7 @@ ALLOWED = {
     "virtio": {"foundation", "memory", "devices", "virtio"},
     "vmm": {"foundation", "memory", "platform", "devices", "virtio", "vmm"},
     "api": {"foundation", "api"},
+    "jailer": {"foundation", "jailer"},  # the jailer never needs the VMM, only vmm/base and vmm/seccomp
     "main": {"foundation", "memory", "platform", "devices", "virtio", "vmm", "api", "main"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -1,0 +1,69 @@
+// The process-wide choice (built-in, a user file, or off) and the per-thread install.
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+
+#include "vmm/base/error.h"
+#include "vmm/seccomp/builtin.h"
+#include "vmm/seccomp/compile.h"
+#include "vmm/seccomp/policy_file.h"
+#include "vmm/seccomp/seccomp.h"
+#include "vmm/seccomp/self_test.h"
+#include "vmm/seccomp/violation.h"
+
+namespace hearth::seccomp {
+namespace {
+
+constexpr size_t kKinds = 4;
+// Written once by set_policy() before any thread starts; read-only afterwards.
+std::array<BpfProgram, kKinds> g_programs;
+std::atomic<bool> g_enabled{false};
+
+size_t index_of(ThreadKind kind) { return static_cast<size_t>(kind); }
+
+}  // namespace
+
+const char* kind_name(ThreadKind kind) {
+  switch (kind) {
+    case ThreadKind::kVmm: return "vmm";
+    case ThreadKind::kApi: return "api";
+    case ThreadKind::kVcpu: return "vcpu";
+    case ThreadKind::kMigration: return "migration";
+  }
+  return "?";
+}
+
+void set_policy(const Settings& settings) {
+  if (!settings.enabled) {
+    g_enabled = false;
+    return;
+  }
+  const Policy policy = settings.filter_file.empty() ? builtin_policy() : read_policy_file(settings.filter_file);
+  const std::string origin = settings.filter_file.empty() ? "built-in seccomp policy" : settings.filter_file;
+  for (ThreadKind kind : {ThreadKind::kVmm, ThreadKind::kApi, ThreadKind::kVcpu, ThreadKind::kMigration}) {
+    g_programs[index_of(kind)] = compile(policy.at(kind_name(kind)), fmt::format("{}: {} filter", origin, kind_name(kind)));
+  }
+  load_self_test_from_env();
+  install_violation_handler();
+  g_enabled = true;
+}
+
+bool enabled() { return g_enabled; }
+
+void install_thread_filter(ThreadKind kind) noexcept {
+  if (!g_enabled) return;
+  remember_thread(kind_name(kind));
+  try {
+    load(g_programs[index_of(kind)]);
+  } catch (const std::exception& e) {
+    // Fail closed: a thread that cannot be confined must not go on to read guest or client input.
+    std::fprintf(stderr, "hearth: error: seccomp: cannot install the %s filter: %s\n", kind_name(kind), e.what());
+    ::_exit(1);
+  }
+  run_self_test(kind);
+}
+
+}  // namespace hearth::seccomp

@@ -1,0 +1,86 @@
+#include "vmm/seccomp/violation.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <seccomp.h>
+
+#include <array>
+#include <cstdlib>
+#include <cstring>
+
+#include "vmm/base/error.h"
+
+namespace hearth::seccomp {
+namespace {
+
+constexpr int kMaxSyscall = 512;
+std::array<char[32], kMaxSyscall> g_names{};  // filled before any filter; read-only afterwards
+
+thread_local const char* t_kind = "vmm (inherited)";  // a thread that never installed its own filter
+thread_local char t_name[16] = "?";
+
+// Appends without allocating: the handler runs on whatever thread made the call.
+struct Line {
+  char buf[256];
+  size_t len = 0;
+  void add(const char* s) {
+    while (*s && len < sizeof(buf) - 1) buf[len++] = *s++;
+  }
+  void add(long v) {
+    char digits[24];
+    int n = 0;
+    unsigned long u = v < 0 ? static_cast<unsigned long>(-v) : static_cast<unsigned long>(v);
+    do digits[n++] = static_cast<char>('0' + u % 10); while ((u /= 10) && n < 23);
+    if (v < 0) add("-");
+    while (n > 0 && len < sizeof(buf) - 1) buf[len++] = digits[--n];
+  }
+};
+
+void on_sigsys(int, siginfo_t* info, void* context) {
+  const int nr = info->si_syscall;
+  Line line;
+  line.add("hearth: seccomp: thread '");
+  line.add(t_name);
+  line.add("' (");
+  line.add(t_kind);
+  line.add(" filter) made syscall '");
+  line.add(nr >= 0 && nr < kMaxSyscall && g_names[nr][0] ? g_names[nr] : "unknown");
+  line.add("' (");
+  line.add(static_cast<long>(nr));
+  line.add("), which its filter does not allow; killing the process\n");
+  [[maybe_unused]] ssize_t w = ::write(STDERR_FILENO, line.buf, line.len);
+  // Replay the call from the saved registers: the filter traps it again and, SIGSYS being blocked
+  // in this handler, the kernel falls back to SIGSYS's default action and kills the process, so a
+  // supervisor sees "killed by SIGSYS" (a core dump where enabled).
+  const greg_t* r = static_cast<ucontext_t*>(context)->uc_mcontext.gregs;
+  ::syscall(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8], r[REG_R9]);
+  ::syscall(SYS_exit_group, 128 + SIGSYS);  // only if the replay was let through
+}
+
+}  // namespace
+
+void install_violation_handler() {
+  for (int nr = 0; nr < kMaxSyscall; ++nr) {
+    char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+    if (name) {
+      std::strncpy(g_names[nr], name, sizeof(g_names[nr]) - 1);
+      std::free(name);
+    }
+  }
+  struct sigaction sa {};
+  sa.sa_sigaction = on_sigsys;
+  sa.sa_flags = SA_SIGINFO;
+  sigemptyset(&sa.sa_mask);
+  if (::sigaction(SIGSYS, &sa, nullptr) != 0) throw_errno("sigaction(SIGSYS)");
+}
+
+void remember_thread(const char* kind) {
+  t_kind = kind;
+  if (::pthread_getname_np(::pthread_self(), t_name, sizeof(t_name)) != 0) std::strcpy(t_name, "?");
+}
+
+}  // namespace hearth::seccomp

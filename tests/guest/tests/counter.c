@@ -22,10 +22,10 @@
  * area away from the writes (repe scasq against f(last[p], p)), then rewrites the next N pages round-robin with
  * f(tick, p) (rep stosq) and sets last[p] = tick; every time the write rotation wraps, and after the last tick,
  * it verifies the whole area. The tick line gets " dirty=ok" appended. Measured under the nested virtualisation
- * here (rep stosq and repe scasq move 64 pages in about 20-45 ms, a C compare loop is ten times slower), tick_ms=1,
- * no drive, M=256, median gap between tick lines: N=0 19 ms (QEMU) / 25 ms (Hearth), N=16 49 / 61 ms, N=64
- * 97 / 160 ms; a tick that also checks the whole area (1 MiB) takes 260-420 ms. The fill at start costs about the
- * same as a whole-area check. */
+ * here (rep stosq / repe scasq: about 0.2-0.25 ms per page on a quiet host, 15-20 MB/s; a C compare loop is ten
+ * times slower), tick_ms=1, no drive, M=256, median gap between tick lines, QEMU / Hearth, host load ~2.5 (~6):
+ * N=0 6 / 6 ms (19 / 25), N=16 14 / 13 ms (49 / 61), N=64 31 / 44 ms (97 / 160); a tick that also checks the whole
+ * area (1 MiB) takes 65-115 ms (260-420). The fill at start costs about one whole-area check. */
 #include "blk_test.h"
 #include "cmdline.h"
 #include "paging.h"

@@ -36,6 +36,13 @@ const char* kind_name(ThreadKind kind) {
   return "?";
 }
 
+Settings settings_from_flags(bool no_seccomp, const std::string& filter_file) {
+  const char* require = std::getenv("HEARTH_SECCOMP_REQUIRE");
+  const bool forced = require && std::string(require) == "1";
+  if (no_seccomp && forced) std::fprintf(stderr, "hearth: --no-seccomp ignored: HEARTH_SECCOMP_REQUIRE=1\n");
+  return Settings{!no_seccomp || forced, filter_file};
+}
+
 void set_policy(const Settings& settings) {
   if (!settings.enabled) {
     g_enabled = false;

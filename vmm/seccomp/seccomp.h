@@ -17,6 +17,11 @@ struct Settings {
   std::string filter_file;  // --seccomp-filter: a JSON policy (docs/seccomp.md) instead of the built-in one
 };
 
+// --no-seccomp and --seccomp-filter as Settings. HEARTH_SECCOMP_REQUIRE=1 in the environment (the
+// "filters on" test mode, scripts/test-seccomp.sh) turns filters on even under --no-seccomp, so a
+// test suite written with --no-seccomp still runs every hearth it starts filtered.
+Settings settings_from_flags(bool no_seccomp, const std::string& filter_file);
+
 // Compiles every kind's filter now (so a bad policy file fails at start-up, naming the line) and
 // installs the SIGSYS handler. Call once, on the main thread, before any thread starts.
 // Throws Error for a bad policy file.

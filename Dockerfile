@@ -1,4 +1,4 @@
-# Builds Hearth and its tests in a Debian 12 image. Running VMs needs /dev/kvm passed in:
+# Builds Hearth and its tests in a Debian 12 image (libseccomp-dev comes from scripts/setup-deps.sh). Running VMs needs /dev/kvm passed in:
 #   docker build -t hearth . && docker run --rm --device /dev/kvm hearth scripts/demo.sh
 FROM debian:12
 
@@ -10,6 +10,7 @@ RUN scripts/setup-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEARTH_WERROR=ON \
  && cmake --build build \
- && install -m 0755 build/hearth /usr/local/bin/hearth
+ && install -m 0755 build/hearth /usr/local/bin/hearth \
+ && install -m 0755 build/hearth-jailer build/hearth-seccomp-policy /usr/local/bin/
 
 CMD ["hearth", "--help"]

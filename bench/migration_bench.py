@@ -172,6 +172,13 @@ def connect_unix(path, timeout_s, proc=None):
             time.sleep(0.001)
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def wait_path(path, timeout_s, proc):
     deadline = time.monotonic() + timeout_s
     while not os.path.exists(path):
@@ -309,9 +316,9 @@ def hearth_run(args, mem_mib, n_pages, tmp, i):
     src_err, dst_err = os.path.join(d, "source.err"), os.path.join(d, "destination.err")
     try:
         mig = os.path.join(d, "mig.sock")
-        url = f"unix:{mig}"
+        url = f"unix:{mig}" if args.transport == "unix" else f"tcp:127.0.0.1:{free_port()}"
         dsock = os.path.join(d, "dst.sock")
-        if args.hearth_migrate_from:
+        if args.hearth_migrate_from and args.transport == "unix":  # over TCP, only a 204 says it listens
             dst = spawn([args.hearth, "--api-sock", dsock, "--migrate-from", url], dst_err)
             dst_serial = Serial(dst, "destination")
             wait_path(mig, timeout_s, dst)
@@ -440,10 +447,12 @@ def qemu_run(args, mem_mib, n_pages, tmp, i):
     src_err, dst_err = os.path.join(d, "source.err"), os.path.join(d, "destination.err")
     try:
         mig = os.path.join(d, "mig.sock")
+        url = f"unix:{mig}" if args.transport == "unix" else f"tcp:127.0.0.1:{free_port()}"
         q2 = os.path.join(d, "qmp-dst.sock")
-        dst = spawn(qemu_argv(args, mem_mib, n_pages, q2) + ["-incoming", f"unix:{mig}"], dst_err)
+        dst = spawn(qemu_argv(args, mem_mib, n_pages, q2) + ["-incoming", url], dst_err)
         dst_serial = Serial(dst, "destination")
-        wait_path(mig, timeout_s, dst)
+        # QEMU opens the -incoming listener before its monitor, so an answering QMP means it listens.
+        Qmp(q2, timeout_s, dst).close()
         q1 = os.path.join(d, "qmp-src.sock")
         src = spawn(qemu_argv(args, mem_mib, n_pages, q1), src_err)
         src_serial = Serial(src, "source")
@@ -455,7 +464,7 @@ def qemu_run(args, mem_mib, n_pages, tmp, i):
         every = wrap_every(n_pages, args.dirty_area_pages)
         periods = baseline_periods(src_serial.snapshot(), every)
         t0 = time.monotonic()
-        qmp.cmd("migrate", uri=f"unix:{mig}")
+        qmp.cmd("migrate", uri=url)
         deadline = t0 + timeout_s
         statuses = []
         while (st := qmp.cmd("query-migrate"))["status"] not in DONE_STATES:
@@ -553,6 +562,8 @@ def main():
     p.add_argument("--max-rounds", type=int, default=30, help="Hearth max_rounds")
     p.add_argument("--qemu-max-bandwidth", type=int, default=100 << 30,
                    help="QEMU max-bandwidth, bytes/s (default 100 GiB/s: unlimited, as Hearth's bandwidth_mib_s 0)")
+    p.add_argument("--transport", choices=["unix", "tcp"], default="unix",
+                   help="unix:<tmp>/mig.sock or tcp:127.0.0.1:<free port>")
     p.add_argument("--hearth-receive-api", action="store_true",
                    help="start the Hearth destination with PUT /migration/receive even when it has --migrate-from")
     p.add_argument("--track-dirty-pages", action="store_true",
@@ -617,7 +628,7 @@ def main():
                 args.baseline_ticks, args.after_ticks = saved
     print(f"\nguest: {boot_args(args, 0)}, dirty_area_pages={args.dirty_area_pages}, "
           f"{'a virtio-blk drive' if args.drive else 'no drive'}; {args.runs} runs per side, size and workload; "
-          f"max downtime {args.max_downtime_ms} ms")
+          f"max downtime {args.max_downtime_ms} ms; over {args.transport}")
     for mem in mems:
         print(f"\n{mem} MiB")
         header = ["metric: median [min..max]"] + [f"{s} {w}" for w, _ in workloads for s in sides]
@@ -633,7 +644,7 @@ def main():
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "host": {"kernel": platform.release(), "cpus": os.cpu_count(), "loadavg": os.getloadavg()},
             "boot_args": boot_args(args, 0), "dirty_area_pages": args.dirty_area_pages, "drive": args.drive,
-            "max_downtime_ms": args.max_downtime_ms, "skipped": skipped,
+            "max_downtime_ms": args.max_downtime_ms, "transport": args.transport, "skipped": skipped,
             "results": {str(m): v for m, v in results.items()}})
     ok = all(r["ok"] for v in results.values() for per in v.values() for runs in per.values() for r in runs)
     return 0 if ok else 1

@@ -2,11 +2,13 @@
 // The typed operations of the REST API. The API thread parses and validates HTTP+JSON, then one
 // of these methods runs on the VMM thread (through RequestQueue). Implementations never throw to
 // the caller: failures come back as a Fault.
+#include <functional>
 #include <string>
 
 #include "api/config_json.h"
 #include "api/result.h"
 #include "api/snapshot_json.h"
+#include "vmm/config/migration.h"
 #include "vmm/config/vm_config.h"
 
 namespace hearth::api {
@@ -52,6 +54,12 @@ class Controller {
   // PUT /snapshot/create on a paused VM; PUT /snapshot/load in a fresh process, before any configuration.
   virtual Result<> create_snapshot(const SnapshotCreateRequest& request) = 0;
   virtual Result<> load_snapshot(const SnapshotLoadRequest& request) = 0;
+  // Live migration (Hearth extension). receive: a fresh process listens and takes the VM from the stream.
+  // send: a fault now if it cannot start; otherwise `done` runs on the VMM thread when the VM runs on the
+  // destination (ok) or the migration failed (the VM runs here again).
+  virtual Result<> migrate_receive(const MigrationReceiveRequest& request) = 0;
+  virtual Result<> migrate_send(const MigrationSendRequest& request, std::function<void(Result<>)> done) = 0;
+  virtual Result<MigrationStatus> migration_status() = 0;
 };
 
 }  // namespace hearth::api

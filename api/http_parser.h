@@ -2,6 +2,7 @@
 // Incremental HTTP/1.1 request parser for the API socket: Content-Length bodies only (as
 // Firecracker's micro_http), bounded header and body sizes, pipelining. Input is untrusted.
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,10 +22,14 @@ struct HttpRequest {
   const std::string* header(std::string_view lower_name) const;
 };
 
+class DeferredResponse;
+
 struct HttpResponse {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  // Set by a handler whose answer comes later: the server sends that one instead (deferred_response.h).
+  std::shared_ptr<DeferredResponse> deferred = nullptr;
 };
 
 // Serialises `r`; "Connection: close" when !keep_alive. 1xx/204 carry no body.

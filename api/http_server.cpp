@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "api/deferred_response.h"
 #include "vmm/base/error.h"
 
 namespace hearth::api {
@@ -29,7 +30,7 @@ constexpr size_t kReadChunk = 16384;   // bytes read from one connection per rou
 constexpr int kRequestsPerTurn = 4;    // requests answered on one connection per round
 constexpr int kAcceptsPerTurn = 64;
 constexpr milliseconds kAcceptBackoff{100};  // after EMFILE/ENFILE: the listener stays readable
-constexpr uint64_t kStopId = 0, kListenerId = 1;
+constexpr uint64_t kStopId = 0, kListenerId = 1, kDeferredId = 2;
 
 struct Connection {
   Connection(uint64_t id_, int fd, size_t max_body, Clock::time_point now)
@@ -44,6 +45,8 @@ struct Connection {
   bool read_eof = false;       // the client shut down its sending side
   bool close_after_write = false;
   bool timing_request = false;  // waiting for the rest of a started request
+  std::shared_ptr<DeferredResponse> awaiting;  // a response that comes later; nothing else is served meanwhile
+  bool awaiting_keep_alive = true;
   Clock::time_point request_started{};
   Clock::time_point write_waiting_since{};  // out non-empty and no byte taken since
   Clock::time_point last_useful;    // accepted, or a request started or completed (eviction order)
@@ -76,10 +79,10 @@ class HttpServer::Loop {
 
  private:
   bool can_read(const Connection& c) const {
-    return !c.close_after_write && !c.read_eof && !c.ready && c.out.size() < opt_.max_output_bytes;
+    return !c.close_after_write && !c.read_eof && !c.ready && !c.awaiting && c.out.size() < opt_.max_output_bytes;
   }
   // The server owes it nothing right now, so it may be evicted.
-  static bool evictable(const Connection& c) { return c.out.empty() && !c.ready && !c.queued; }
+  static bool evictable(const Connection& c) { return c.out.empty() && !c.ready && !c.queued && !c.awaiting; }
 
   void watch(int fd, uint64_t id, uint32_t events, int op) {
     epoll_event ev{};
@@ -94,6 +97,7 @@ class HttpServer::Loop {
   void on_event(Connection& c, uint32_t events);
   void serve(Connection& c);
   void settle(Connection& c);
+  void answer_deferred();
   Connection* eviction_victim();
   void update_listener();
   void expire();
@@ -108,7 +112,7 @@ class HttpServer::Loop {
   UniqueFd ep_;
   std::map<uint64_t, std::unique_ptr<Connection>> conns_;
   std::deque<uint64_t> work_;  // connections with input to parse or requests to answer
-  uint64_t next_id_ = 2;
+  uint64_t next_id_ = 3;
   bool listening_ = false;
   Clock::time_point accept_paused_until_{};
   size_t buffered_ = 0;
@@ -142,6 +146,7 @@ bool HttpServer::Loop::flush(Connection& c) {
 // Counters first: a client that sees the close may read them at once.
 void HttpServer::Loop::close(Connection& c, std::atomic<uint64_t>* reason) {
   count_output(0, c.out.size());
+  if (c.awaiting) s_.counters_.deferred_pending.fetch_sub(1, std::memory_order_relaxed);
   s_.counters_.connections.store(conns_.size() - 1, std::memory_order_relaxed);
   if (reason) reason->fetch_add(1, std::memory_order_relaxed);
   conns_.erase(c.id);  // closing the fd also drops it from epoll; stale work/event ids are skipped
@@ -215,6 +220,16 @@ void HttpServer::Loop::serve(Connection& c) {
     } catch (const std::exception& e) {
       resp = HttpResponse{500, fault_body(e.what())};
     }
+    if (resp.deferred) {
+      c.awaiting = std::move(resp.deferred);
+      c.awaiting_keep_alive = req.keep_alive;
+      s_.counters_.deferred_pending.fetch_add(1, std::memory_order_relaxed);
+      std::weak_ptr<EventFd> wake = s_.deferred_wake_;
+      c.awaiting->on_complete([wake] {
+        if (auto fd = wake.lock()) fd->signal();
+      });
+      break;
+    }
     append(c, serialize(resp, req.keep_alive));
     c.last_useful = Clock::now();
     if (!req.keep_alive) {
@@ -249,6 +264,37 @@ void HttpServer::Loop::settle(Connection& c) {
   if (want != c.events) {
     c.events = want;
     watch(c.sock.get(), c.id, want, EPOLL_CTL_MOD);
+  }
+}
+
+// Sends every deferred response that has completed; the connection then serves its next requests.
+void HttpServer::Loop::answer_deferred() {
+  s_.deferred_wake_->consume();
+  std::vector<uint64_t> done;
+  for (auto& [id, c] : conns_) {
+    if (!c->awaiting) continue;
+    auto resp = c->awaiting->take();
+    if (!resp) continue;
+    c->awaiting.reset();
+    s_.counters_.deferred_pending.fetch_sub(1, std::memory_order_relaxed);
+    append(*c, serialize(*resp, c->awaiting_keep_alive));
+    c->last_useful = Clock::now();
+    if (!c->awaiting_keep_alive) c->close_after_write = true;
+    done.push_back(id);
+  }
+  for (uint64_t id : done) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) continue;
+    Connection& c = *it->second;
+    if (!flush(c)) {
+      close(c);
+      continue;
+    }
+    if (!c.queued && !c.close_after_write) {  // requests it pipelined meanwhile
+      c.queued = true;
+      work_.push_back(c.id);
+    }
+    settle(c);
   }
 }
 
@@ -319,6 +365,7 @@ void HttpServer::Loop::run() {
   ep_.reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!ep_) return;
   watch(s_.stop_.fd(), kStopId, EPOLLIN, EPOLL_CTL_ADD);
+  watch(s_.deferred_wake_->fd(), kDeferredId, EPOLLIN, EPOLL_CTL_ADD);
   epoll_event events[64];
   while (true) {
     update_listener();
@@ -327,6 +374,10 @@ void HttpServer::Loop::run() {
     for (int i = 0; i < n; ++i) {
       uint64_t id = events[i].data.u64;
       if (id == kStopId) return;
+      if (id == kDeferredId) {
+        answer_deferred();
+        continue;
+      }
       if (id == kListenerId) {
         accept_clients();
         continue;
@@ -360,6 +411,15 @@ HttpServer::~HttpServer() {
   if (thread_.joinable()) thread_.join();
 }
 
+void HttpServer::wait_until_answered(std::chrono::milliseconds timeout) const {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    const Stats s = stats();
+    if (s.deferred_pending == 0 && s.buffered_output_bytes == 0) return;
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+}
+
 HttpServer::Stats HttpServer::stats() const {
   Stats s;
   s.connections = counters_.connections.load(std::memory_order_relaxed);
@@ -368,6 +428,7 @@ HttpServer::Stats HttpServer::stats() const {
   s.accepted = counters_.accepted.load(std::memory_order_relaxed);
   s.evicted = counters_.evicted.load(std::memory_order_relaxed);
   s.timed_out = counters_.timed_out.load(std::memory_order_relaxed);
+  s.deferred_pending = counters_.deferred_pending.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -4,6 +4,8 @@
 // untrusted: every resource a connection can make the server hold (a slot, buffered input and
 // output, time) is bounded, and no client can make the thread spin or starve the others.
 #include <atomic>
+#include <chrono>
+#include <memory>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -41,6 +43,7 @@ class HttpServer {
     uint64_t accepted = 0;
     uint64_t evicted = 0;    // closed to make room for a new client
     uint64_t timed_out = 0;  // closed by the request, write or idle timeout
+    size_t deferred_pending = 0;  // connections waiting for a deferred response
   };
 
   // Validates `options` and binds now (so the caller learns of a busy socket or a bad limit at
@@ -55,6 +58,9 @@ class HttpServer {
 
   const std::string& socket_path() const { return listener_.path(); }
   Stats stats() const;
+  // Waits (up to `timeout`) until no deferred response is pending and all output is written: the last
+  // answers of a process about to exit reach their clients.
+  void wait_until_answered(std::chrono::milliseconds timeout) const;
 
  private:
   class Loop;
@@ -65,6 +71,7 @@ class HttpServer {
     std::atomic<uint64_t> accepted{0};
     std::atomic<uint64_t> evicted{0};
     std::atomic<uint64_t> timed_out{0};
+    std::atomic<size_t> deferred_pending{0};
   };
 
   Options options_;
@@ -72,6 +79,7 @@ class HttpServer {
   Handler handler_;
   Counters counters_;
   EventFd stop_;
+  std::shared_ptr<EventFd> deferred_wake_ = std::make_shared<EventFd>();
   std::thread thread_;
 };
 

@@ -63,6 +63,7 @@ Result<> PrebootConfigController::preboot(std::string_view operation, F&& f, boo
   if (state_ != VmState::kNotStarted) {
     return bad_request(fmt::format("{} is not allowed after boot", operation));
   }
+  if (migrating_) return bad_request(fmt::format("{} is not allowed: the microVM arrives by migration", operation));
   Result<> r = catching([&]() -> Result<> {
     f();
     return {};
@@ -117,6 +118,8 @@ Result<> PrebootConfigController::patch_drive(const DrivePatch& patch) {
   if (it == config_.drives.end()) {
     return bad_request(fmt::format("drive: no drive with drive_id '{}'", patch.drive_id));
   }
+  // The destination opens the drive paths it was sent; a change now would be lost there.
+  if (migrating_) return bad_request("drive: drives cannot change while the microVM migrates");
   // Before and after boot alike: the same checks as PUT, and GET /vm/config shows the result.
   return catching([&]() -> Result<> {
     DriveConfig updated = *it;
@@ -189,6 +192,7 @@ Result<> PrebootConfigController::flush_metrics() {
 
 Result<> PrebootConfigController::pause() {
   if (state_ == VmState::kNotStarted) return bad_request("Pause is not allowed before boot");
+  if (migrating_) return bad_request("Pause is not allowed while the microVM migrates");
   if (state_ == VmState::kPaused) return {};
   Result<> r = catching([&] { return pause_vm(); });
   if (r.ok()) state_ = *next_state(state_, VmEvent::kPause);
@@ -197,6 +201,7 @@ Result<> PrebootConfigController::pause() {
 
 Result<> PrebootConfigController::resume() {
   if (state_ == VmState::kNotStarted) return bad_request("Resume is not allowed before boot");
+  if (migrating_) return bad_request("Resume is not allowed while the microVM migrates");
   if (state_ == VmState::kRunning) return {};
   Result<> r = catching([&] { return resume_vm(); });
   if (r.ok()) state_ = *next_state(state_, VmEvent::kResume);
@@ -209,6 +214,7 @@ Result<> PrebootConfigController::create_snapshot(const SnapshotCreateRequest& r
                    ? Result<>(bad_request(fmt::format("snapshot/create: the microVM must be paused first (PATCH /vm "
                                                       "{{\"state\": \"Paused\"}}); it is {}",
                                                       describe(state_))))
+                   : migrating_ ? Result<>(bad_request("snapshot/create: the microVM is migrating"))
                    : catching([&] { return snapshot_vm(request); });
   if (!r.ok()) registry_.counter("snapshot.create_fails").add();
   return r;
@@ -244,6 +250,52 @@ Result<> PrebootConfigController::load_snapshot(const SnapshotLoadRequest& reque
   state_ = *next_state(state_, VmEvent::kRestore);
   if (request.resume_vm) return resume();
   return {};
+}
+
+Result<> PrebootConfigController::migrate_receive(const MigrationReceiveRequest& request) {
+  if (state_ != VmState::kNotStarted || migrating_) {
+    return bad_request("migration/receive: only a fresh microVM can receive one; this one was started or is receiving");
+  }
+  if (!configured_by_.empty()) {
+    return bad_request(fmt::format("migration/receive: the microVM arrives with its configuration; this one was "
+                                   "already configured by {}",
+                                   configured_by_));
+  }
+  Result<> r = catching([&] { return receive_vm(request); });
+  if (r.ok()) {
+    configured_by_ = "PUT /migration/receive";
+    migrating_ = true;
+  }
+  return r;
+}
+
+Result<> PrebootConfigController::migrate_send(const MigrationSendRequest& request,
+                                               std::function<void(Result<>)> done) {
+  if (state_ != VmState::kRunning && state_ != VmState::kPaused) {
+    return bad_request(fmt::format("migration/send: the microVM must be running or paused; it is {}", describe(state_)));
+  }
+  if (migrating_) return bad_request("migration/send: a migration is already in progress");
+  Result<> r = catching([&] { return send_vm(request, std::move(done)); });
+  if (r.ok()) migrating_ = true;
+  return r;
+}
+
+Result<MigrationStatus> PrebootConfigController::migration_status() { return migration_progress(); }
+
+void PrebootConfigController::adopt_migrated_vm(VmConfig config) {
+  config.logger = config_.logger;
+  config.metrics = config_.metrics;
+  config_ = std::move(config);
+  state_ = VmState::kRunning;
+  migrating_ = false;
+}
+
+Result<> PrebootConfigController::receive_vm(const MigrationReceiveRequest&) {
+  return bad_request("live migration is not supported by this controller");
+}
+
+Result<> PrebootConfigController::send_vm(const MigrationSendRequest&, std::function<void(Result<>)>) {
+  return bad_request("live migration is not supported by this controller");
 }
 
 Result<> PrebootConfigController::snapshot_vm(const SnapshotCreateRequest&) {

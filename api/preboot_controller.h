@@ -43,6 +43,9 @@ class PrebootConfigController : public Controller {
   Result<> resume() override;
   Result<> create_snapshot(const SnapshotCreateRequest& request) override;
   Result<> load_snapshot(const SnapshotLoadRequest& request) override;
+  Result<> migrate_receive(const MigrationReceiveRequest& request) override;
+  Result<> migrate_send(const MigrationSendRequest& request, std::function<void(Result<>)> done) override;
+  Result<MigrationStatus> migration_status() override;
 
   const VmConfig& config() const { return config_; }
   const std::optional<SerialConfig>& serial() const { return serial_; }
@@ -62,6 +65,17 @@ class PrebootConfigController : public Controller {
   // Snapshots; unsupported by default. restore_vm builds a paused VM and returns its configuration.
   virtual Result<> snapshot_vm(const SnapshotCreateRequest& request);
   virtual Result<VmConfig> restore_vm(const SnapshotLoadRequest& request);
+  // Live migration; unsupported by default. receive_vm starts listening (the VM arrives later: then
+  // adopt_migrated_vm); send_vm starts sending a Running or Paused VM.
+  virtual Result<> receive_vm(const MigrationReceiveRequest& request);
+  virtual Result<> send_vm(const MigrationSendRequest& request, std::function<void(Result<>)> done);
+  virtual MigrationStatus migration_progress() const { return {}; }
+  // The destination's VM arrived and runs: its configuration (logger, metrics and serial stay this
+  // process's) becomes this controller's.
+  void adopt_migrated_vm(VmConfig config);
+  // Set while a migration is in flight: configuration, pause/resume and snapshots wait for it.
+  void set_migrating(bool migrating) { migrating_ = migrating; }
+  bool migrating() const { return migrating_; }
 
  private:
   // Runs `f` unless the VM has booted; Error from `f` becomes a 400 fault. A configuring operation that
@@ -74,7 +88,8 @@ class PrebootConfigController : public Controller {
   std::optional<SerialConfig> serial_;
   UniqueFd serial_out_;
   VmState state_ = VmState::kNotStarted;
-  std::string configured_by_;  // the first configuring operation ("PUT /boot-source"); empty while fresh
+  std::string configured_by_;
+  bool migrating_ = false;  // the first configuring operation ("PUT /boot-source"); empty while fresh
   metrics::Registry& registry_;
   std::unique_ptr<metrics::LineSink> metrics_sink_;
 };

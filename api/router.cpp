@@ -1,5 +1,8 @@
 #include "api/router.h"
 
+#include "api/deferred_response.h"
+#include "api/migration_json.h"
+
 #include "vmm/config/device_kind.h"
 
 #include <fmt/ranges.h>
@@ -56,7 +59,7 @@ constexpr std::string_view kNotYet[] = {"network-interfaces", "balloon", "vsock"
 // Resources we serve, for per-resource metric names (user paths never become names).
 constexpr std::string_view kKnown[] = {"",       "version", "boot-source", "machine-config",
                                        "drives", "actions", "vm",          "logger",
-                                       "metrics", "serial",        "entropy", "snapshot"};
+                                       "metrics", "serial",        "entropy", "snapshot", "migration"};
 
 std::string metric_name(std::string_view method, std::string_view resource) {
   std::string name = fmt::format("api.{}_{}", method, resource.empty() ? "instance" : resource);
@@ -133,7 +136,36 @@ std::vector<std::string_view> methods_for(const std::vector<std::string_view>& p
   if (parts.size() == 2 && r == "drives") return {"PUT", "PATCH"};
   if (parts.size() == 2 && r == "vm" && parts[1] == "config") return {"GET"};
   if (parts.size() == 2 && r == "snapshot" && (parts[1] == "create" || parts[1] == "load")) return {"PUT"};
+  if (parts.size() == 1 && r == "migration") return {"GET"};
+  if (parts.size() == 2 && r == "migration" && (parts[1] == "send" || parts[1] == "receive")) return {"PUT"};
   return {};
+}
+
+// GET /migration, PUT /migration/receive, and PUT /migration/send, which answers when the migration ends.
+HttpResponse Router::route_migration(const HttpRequest& request, const std::vector<std::string_view>& parts) {
+  const std::string& method = request.method;
+  if (parts.size() == 1 && method == "GET") {
+    return respond_json(call([](Controller& c) { return c.migration_status(); }));
+  }
+  if (parts.size() == 2 && method == "PUT" && parts[1] == "receive") {
+    MigrationReceiveRequest req = parse_migration_receive(parse_json(*request.body, "migration/receive"));
+    return respond(call([&](Controller& c) { return c.migrate_receive(req); }));
+  }
+  if (parts.size() == 2 && method == "PUT" && parts[1] == "send") {
+    MigrationSendRequest req = parse_migration_send(parse_json(*request.body, "migration/send"));
+    auto deferred = std::make_shared<DeferredResponse>();
+    Result<> started = call([&](Controller& c) {
+      return c.migrate_send(req, [deferred](Result<> r) { deferred->complete(respond(r)); });
+    });
+    if (!started.ok()) return fault_response(started.fault());
+    HttpResponse pending;
+    pending.deferred = deferred;
+    return pending;
+  }
+  const auto allowed = methods_for(parts);
+  return fault_response(Fault{allowed.empty() ? 404 : 405,
+                              fmt::format("Invalid request method and/or path: {} {}.{}", method, request.path,
+                                          allowed.empty() ? "" : fmt::format(" Allowed methods: {}.", fmt::join(allowed, ", ")))});
 }
 
 HttpResponse Router::route(const HttpRequest& request, std::string_view resource) {
@@ -230,6 +262,7 @@ HttpResponse Router::route(const HttpRequest& request, std::string_view resource
       return respond(call([&](Controller& c) { return c.load_snapshot(req); }));
     }
   }
+  if (resource == "migration") return route_migration(request, parts);
   if (resource == "logger" && depth == 1 && method == "PUT") {
     LoggerConfig l = parse_logger(body("logger"));
     return respond(call([&](Controller& c) { return c.put_logger(l); }));

@@ -28,6 +28,7 @@ class Router {
   template <typename F>
   auto call(F f) -> std::invoke_result_t<F, Controller&>;
   HttpResponse route(const HttpRequest& request, std::string_view resource);
+  HttpResponse route_migration(const HttpRequest& request, const std::vector<std::string_view>& parts);
 
   Dispatch dispatch_;
   metrics::Registry& registry_;

@@ -34,6 +34,12 @@ struct NullController : Controller {
   Result<> resume() override { return {}; }
   Result<> create_snapshot(const SnapshotCreateRequest&) override { return {}; }
   Result<> load_snapshot(const SnapshotLoadRequest&) override { return {}; }
+  Result<> migrate_receive(const MigrationReceiveRequest&) override { return {}; }
+  Result<> migrate_send(const MigrationSendRequest&, std::function<void(Result<>)> done) override {
+    done({});
+    return {};
+  }
+  Result<MigrationStatus> migration_status() override { return MigrationStatus{}; }
 };
 
 }  // namespace

@@ -266,6 +266,9 @@ void MmioTransport::restore(const TransportState& s) {
     }
     device_->activate(memory_, queues_, interrupt_, driver_features_);
     if (on_activated_) on_activated_();
+    // A notification the source VMM had not handled when it saved is lost with its ioeventfd; the
+    // buffers it announced are in the avail ring, so serve them now.
+    for (uint16_t i = 0; i < num_queues(); ++i) device_->process_queue(i);
   }
 }
 

@@ -10,6 +10,23 @@ namespace hearth {
 EventLoop::EventLoop() : epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
   if (!epoll_) throw_errno("epoll_create1");
   add(stop_event_.fd(), EPOLLIN, [this](uint32_t) { stop_event_.consume(); });
+  add(posted_event_.fd(), EPOLLIN, [this](uint32_t) {
+    posted_event_.consume();
+    std::vector<std::function<void()>> tasks;
+    {
+      std::lock_guard lock(mutex_);
+      tasks.swap(posted_);
+    }
+    for (auto& task : tasks) task();
+  });
+}
+
+void EventLoop::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(mutex_);
+    posted_.push_back(std::move(task));
+  }
+  posted_event_.signal();
 }
 
 void EventLoop::add(int fd, uint32_t events, Handler handler) {

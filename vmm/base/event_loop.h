@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "vmm/base/eventfd.h"
 #include "vmm/base/fd.h"
@@ -28,10 +29,14 @@ class EventLoop {
   void run_once(int timeout_ms);
   void stop();
   bool stopped() const;
+  // Any thread: runs `task` on the loop thread soon (never, if the loop has stopped).
+  void post(std::function<void()> task);
 
  private:
   UniqueFd epoll_;
   EventFd stop_event_;
+  EventFd posted_event_;
+  std::vector<std::function<void()>> posted_;
   mutable std::mutex mutex_;
   bool stopped_ = false;
   // shared_ptr so a handler may remove itself (or others) while running.

@@ -48,6 +48,7 @@ void VcpuThread::start() {
     native_ = pthread_self();
     // Named so profilers, benchmarks and `top -H` can tell vCPUs from the VMM and API threads.
     ::pthread_setname_np(native_, fmt::format("fc_vcpu {}", vcpu_.id()).c_str());
+    running_ = true;
     started_ = true;
     loop();
   });
@@ -57,6 +58,19 @@ void VcpuThread::start() {
 void VcpuThread::kick() {
   vcpu_.run_struct()->immediate_exit = 1;
   if (started_ && thread_.joinable()) ::pthread_kill(native_, kick_signal());
+}
+
+void VcpuThread::kick_for_throttle() {
+  if (running_.load(std::memory_order_acquire)) ::pthread_kill(native_, kick_signal());
+}
+
+void VcpuThread::sleep_if_throttled() {
+  const unsigned percent = throttle_percent_.load(std::memory_order_relaxed);
+  if (percent == 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < throttle_run_until_) return;
+  std::this_thread::sleep_for(kThrottleSlice * percent / 100);
+  throttle_run_until_ = std::chrono::steady_clock::now() + kThrottleSlice * (100 - percent) / 100;
 }
 
 void VcpuThread::pause() {
@@ -111,6 +125,7 @@ void VcpuThread::loop() {
         vcpu_.run_struct()->immediate_exit = 0;
         if (want_ != Want::kRun) continue;
       }
+      sleep_if_throttled();
       if (!vcpu_.run()) {
         ++exits_.signalled;
         continue;
@@ -120,6 +135,7 @@ void VcpuThread::loop() {
   } catch (const std::exception& e) {
     on_stop_(GuestStop::kFailure, fmt::format("vCPU {}: {}", vcpu_.id(), e.what()));
   }
+  running_.store(false, std::memory_order_release);
   std::lock_guard lock(mutex_);
   parked_ = true;  // a pause() waiting on a finished thread must not hang
   cv_.notify_all();

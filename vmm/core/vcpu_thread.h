@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -43,6 +44,13 @@ class VcpuThread {
   // Asks the thread to leave KVM_RUN and end; join happens in the destructor or join().
   void request_stop();
   void join();
+  // Auto-converge (live migration): of every kThrottleSlice the vCPU spends `percent` (0..99) asleep
+  // instead of in KVM_RUN. A guest that makes no exits is kicked out by kick_for_throttle(), which
+  // VcpuThrottle calls every slice from its own thread.
+  static constexpr std::chrono::milliseconds kThrottleSlice{10};
+  void set_throttle(unsigned percent) { throttle_percent_.store(percent, std::memory_order_relaxed); }
+  unsigned throttle() const { return throttle_percent_.load(std::memory_order_relaxed); }
+  void kick_for_throttle();
 
   const kvm::Vcpu& vcpu() const { return vcpu_; }
   const VcpuExitCounters& exits() const { return exits_; }
@@ -54,6 +62,7 @@ class VcpuThread {
   // Returns false when the guest must stop.
   bool handle_exit();
   void park_if_paused();
+  void sleep_if_throttled();
 
   kvm::Vcpu vcpu_;
   const Bus& pio_;
@@ -66,6 +75,9 @@ class VcpuThread {
   Want want_ = Want::kRun;
   bool parked_ = false;
   std::atomic<bool> started_{false};
+  std::atomic<bool> running_{false};  // between start and the end of loop(): it may be signalled
+  std::atomic<unsigned> throttle_percent_{0};
+  std::chrono::steady_clock::time_point throttle_run_until_{};
   pthread_t native_{};
   std::thread thread_;
 };

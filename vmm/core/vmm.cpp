@@ -83,6 +83,11 @@ std::unique_ptr<Vmm> Vmm::from_state(const VmConfig& config, const VmmOptions& o
 
 std::unique_ptr<Vmm> Vmm::from_state(const VmConfig& config, const VmmOptions& options, EventLoop& loop,
                                      const SavedState& state, GuestMemory memory) {
+  check_memory_shape(config, memory);
+  return std::unique_ptr<Vmm>(new Vmm(config, options, loop, &state, std::move(memory)));
+}
+
+void Vmm::check_memory_shape(const VmConfig& config, const GuestMemory& memory) {
   const auto ranges = ram_ranges(config);
   const auto& regions = memory.regions();
   bool same = regions.size() == ranges.size();
@@ -93,14 +98,23 @@ std::unique_ptr<Vmm> Vmm::from_state(const VmConfig& config, const VmmOptions& o
     throw Error(fmt::format("the snapshot's memory ({} bytes in {} regions) does not match machine-config.mem_size_mib {}",
                             memory.total_size(), regions.size(), config.machine.mem_size_mib));
   }
-  return std::unique_ptr<Vmm>(new Vmm(config, options, loop, &state, std::move(memory)));
 }
 
 Vmm::Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop)
     : Vmm(config, options, loop, nullptr, std::nullopt) {}
 
+std::unique_ptr<Vmm> Vmm::for_incoming(const VmConfig& config, const VmmOptions& options, EventLoop& loop,
+                                       GuestMemory memory) {
+  check_memory_shape(config, memory);
+  return std::unique_ptr<Vmm>(new Vmm(config, options, loop, nullptr, std::move(memory), true));
+}
+
+void Vmm::restore_incoming(const SavedState& state) {
+  restore_from(state);
+}
+
 Vmm::Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop, const SavedState* state,
-         std::optional<GuestMemory> memory)
+         std::optional<GuestMemory> memory, bool incoming)
     : config_(config),
       options_(options),
       loop_(loop),
@@ -109,7 +123,7 @@ Vmm::Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop, con
       memory_(memory ? std::move(*memory) : GuestMemory::create_anonymous(ram_ranges(config))) {
   create_vm();
   create_devices();
-  if (!state) load_guest();
+  if (!state && !incoming) load_guest();
   create_vcpus();
   if (state) restore_from(*state);
   loop_.add(guest_stop_event_.fd(), EPOLLIN, [this](uint32_t) {
@@ -119,6 +133,7 @@ Vmm::Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop, con
 }
 
 Vmm::~Vmm() {
+  throttle_.reset();  // its ticker kicks the vCPU threads
   for (auto& v : vcpus_) v->request_stop();
   vcpus_.clear();  // joins
   loop_.remove(guest_stop_event_.fd());
@@ -131,15 +146,43 @@ void Vmm::create_vm() {
   vm_->set_tss_addr(layout::kTssAddr);
   vm_->create_irqchip();
   vm_->create_pit2();
-  // Dirty logging costs write-protection faults, so only when asked (it is for snapshots and migration).
-  const uint32_t flags = config_.machine.track_dirty_pages ? KVM_MEM_LOG_DIRTY_PAGES : 0;
-  // KVM logs only guest CPU writes; the VMM's own (rings, disk reads) are tracked by GuestMemory.
-  if (config_.machine.track_dirty_pages) memory_.enable_dirty_tracking();
+  vm_->enable_manual_dirty_protect();  // before any slot logs dirty pages
+  register_memory(config_.machine.track_dirty_pages);
+}
+
+// Dirty logging costs write-protection faults, so only when asked (snapshots, and during a migration).
+// KVM logs only guest CPU writes; the VMM's own (rings, disk reads) are tracked by GuestMemory.
+void Vmm::register_memory(bool log_dirty) {
+  const uint32_t flags = log_dirty ? KVM_MEM_LOG_DIRTY_PAGES : 0;
+  if (log_dirty) memory_.enable_dirty_tracking();
   uint32_t slot = 0;
   for (const auto& region : memory_.regions()) {
     vm_->set_user_memory_region(slot++, region.range.start, region.range.size, region.mapping.data(), flags);
   }
+  if (!log_dirty) memory_.disable_dirty_tracking();
+  dirty_logging_ = log_dirty;
 }
+
+void Vmm::start_dirty_logging() {
+  if (dirty_logging_) return;
+  register_memory(true);
+}
+
+void Vmm::stop_dirty_logging() {
+  if (!dirty_logging_ || config_.machine.track_dirty_pages) return;
+  register_memory(false);
+}
+
+void Vmm::set_vcpu_throttle(unsigned percent) {
+  if (!throttle_) {
+    std::vector<VcpuThread*> threads;
+    for (auto& v : vcpus_) threads.push_back(v.get());
+    throttle_ = std::make_unique<VcpuThrottle>(std::move(threads));
+  }
+  throttle_->set(percent);
+}
+
+unsigned Vmm::vcpu_throttle() const { return throttle_ ? throttle_->percent() : 0; }
 
 void Vmm::create_devices() {
   devices_ = std::make_unique<DeviceManager>(*vm_, memory_, mmio_bus_, loop_);
@@ -306,10 +349,15 @@ void Vmm::restore_machine_state(const MachineState& state) {
 }
 
 std::vector<std::vector<uint64_t>> Vmm::take_dirty_bitmaps() {
-  if (!config_.machine.track_dirty_pages) throw Error("dirty page tracking is off (machine-config.track_dirty_pages)");
+  if (!dirty_logging_) throw Error("dirty page tracking is off (machine-config.track_dirty_pages)");
   std::vector<std::vector<uint64_t>> bitmaps;
   uint32_t slot = 0;
-  for (const auto& region : memory_.regions()) bitmaps.push_back(vm_->get_dirty_log(slot++, region.range.size));
+  for (const auto& region : memory_.regions()) {
+    bitmaps.push_back(vm_->get_dirty_log(slot, region.range.size));
+    // Re-protect only what was taken: a page dirtied since the read stays in the log for the next call.
+    if (vm_->manual_dirty_protect()) vm_->clear_dirty_log(slot, bitmaps.back());
+    ++slot;
+  }
   const auto vmm_bitmaps = memory_.take_vmm_dirty_bitmaps();
   for (size_t r = 0; r < bitmaps.size(); ++r) {
     for (size_t w = 0; w < bitmaps[r].size() && w < vmm_bitmaps[r].size(); ++w) bitmaps[r][w] |= vmm_bitmaps[r][w];

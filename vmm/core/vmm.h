@@ -18,6 +18,7 @@
 #include "vmm/base/event_loop.h"
 #include "vmm/core/guest_loader.h"
 #include "vmm/core/vcpu_thread.h"
+#include "vmm/core/vcpu_throttle.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/memory/guest_memory.h"
 #include "vmm/metrics/registry.h"
@@ -83,6 +84,11 @@ class Vmm {
   // mapping); its regions must be ram_ranges(config), or Error names the difference.
   static std::unique_ptr<Vmm> from_state(const VmConfig& config, const VmmOptions& options, EventLoop& loop,
                                          const SavedState& state, GuestMemory memory);
+  // Live migration's destination: the VM of `config` over `memory` (which the stream fills), with every
+  // device but no kernel loaded; restore_incoming() then applies the source's state and leaves it Paused.
+  static std::unique_ptr<Vmm> for_incoming(const VmConfig& config, const VmmOptions& options, EventLoop& loop,
+                                           GuestMemory memory);
+  void restore_incoming(const SavedState& state);
   // The guest RAM regions a config gives (below and above the MMIO gap).
   static std::vector<GuestRange> ram_ranges(const VmConfig& config);
   // from_config, as a constructor.
@@ -100,7 +106,15 @@ class Vmm {
   void restore_machine_state(const MachineState& state);
   // With machine-config.track_dirty_pages: for each memory region, a bit per 4 KiB page written since
   // the previous call (the first call reports everything written since boot).
+  // Thread-safe (the migration thread reads it while vCPUs run).
   std::vector<std::vector<uint64_t>> take_dirty_bitmaps();
+  // Live migration: dirty logging from now on (KVM's log and the VMM's own writes), whatever the config
+  // says; stop returns to machine-config.track_dirty_pages. VMM thread.
+  void start_dirty_logging();
+  void stop_dirty_logging();
+  // Auto-converge: percent (0..99) of vCPU time kept out of KVM_RUN.
+  void set_vcpu_throttle(unsigned percent);
+  unsigned vcpu_throttle() const;
   // Machine state, device states and a copy of guest memory of a paused VM.
   VmSnapshot snapshot();
   // Machine and device states of a paused VM (memory stays in memory()).
@@ -128,7 +142,9 @@ class Vmm {
   // Moves the lifecycle on by `event`, or throws Error(`refusal`) when it does not allow it.
   void advance(VmEvent event, const char* refusal);
   Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop, const SavedState* state,
-      std::optional<GuestMemory> memory);
+      std::optional<GuestMemory> memory, bool incoming = false);
+  static void check_memory_shape(const VmConfig& config, const GuestMemory& memory);
+  void register_memory(bool log_dirty);
   void restore_from(const SavedState& state);
   void create_vm();
   void create_devices();
@@ -162,6 +178,8 @@ class Vmm {
   BootEntry boot_entry_;
   std::vector<uint32_t> saved_msrs_;  // found on the first save
   std::vector<std::unique_ptr<VcpuThread>> vcpus_;
+  std::unique_ptr<VcpuThrottle> throttle_;  // after vcpus_: its ticker stops before they are joined
+  std::atomic<bool> dirty_logging_{false};
   bool vcpus_started_ = false;
   VmState state_ = VmState::kNotStarted;
 

@@ -144,6 +144,27 @@ std::vector<uint64_t> Vm::get_dirty_log(uint32_t slot, uint64_t size) const {
   return bitmap;
 }
 
+bool Vm::enable_manual_dirty_protect() {
+  const int supported = ::ioctl(fd_.get(), KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+  if (supported <= 0 || !(supported & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)) return false;
+  kvm_enable_cap cap{};
+  cap.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2;
+  cap.args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE;
+  if (::ioctl(fd_.get(), KVM_ENABLE_CAP, &cap) != 0) return false;
+  manual_dirty_protect_ = true;
+  return true;
+}
+
+void Vm::clear_dirty_log(uint32_t slot, const std::vector<uint64_t>& bitmap) const {
+  // The bitmap covers the whole slot (a multiple of 64 pages, or up to its end), as KVM requires.
+  kvm_clear_dirty_log clear{};
+  clear.slot = slot;
+  clear.first_page = 0;
+  clear.num_pages = static_cast<uint32_t>(bitmap.size() * 64);
+  clear.dirty_bitmap = const_cast<uint64_t*>(bitmap.data());
+  ioctl_or_throw(fd_.get(), KVM_CLEAR_DIRTY_LOG, &clear, "KVM_CLEAR_DIRTY_LOG");
+}
+
 void Vm::set_tss_addr(uint64_t addr) const {
   ioctl_or_throw(fd_.get(), KVM_SET_TSS_ADDR, static_cast<unsigned long>(addr), "KVM_SET_TSS_ADDR");
 }

@@ -49,6 +49,12 @@ class Vm {
   // Pages of `slot` (of `size` bytes, registered with KVM_MEM_LOG_DIRTY_PAGES) written since the last
   // call, one bit per 4 KiB page; reading clears the log.
   std::vector<uint64_t> get_dirty_log(uint32_t slot, uint64_t size) const;
+  // KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: KVM_GET_DIRTY_LOG then only reads the log, and the caller re-protects
+  // the pages it took with clear_dirty_log(), so reading a large log does not hold up faulting vCPUs.
+  // False when the kernel lacks it (the log is then read and cleared in one call).
+  bool enable_manual_dirty_protect();
+  bool manual_dirty_protect() const { return manual_dirty_protect_; }
+  void clear_dirty_log(uint32_t slot, const std::vector<uint64_t>& bitmap) const;
   void set_tss_addr(uint64_t addr) const;
   void set_identity_map_addr(uint64_t addr) const;
   void create_irqchip() const;
@@ -71,6 +77,7 @@ class Vm {
  private:
   UniqueFd fd_;
   size_t vcpu_mmap_size_;
+  bool manual_dirty_protect_ = false;
 };
 
 class Vcpu {

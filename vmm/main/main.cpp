@@ -17,6 +17,7 @@
 #include "api/config_checks.h"
 #include "api/config_json.h"
 #include "api/http_server.h"
+#include "api/migration_json.h"
 #include "api/request_queue.h"
 #include "api/router.h"
 #include "vmm/base/error.h"
@@ -49,6 +50,7 @@ struct Options {
   std::string mem_uffd_socket;
   bool restore_paused = false;
   bool track_dirty_pages = false;
+  std::string migrate_from;  // PUT /migration/receive at start
   // Firecracker's and its jailer's flags.
   bool show_level = false;
   bool show_log_origin = false;
@@ -198,13 +200,21 @@ int run_vmm(const Options& opts) {
     load.resume_vm = !opts.restore_paused;
     if (auto r = controller.load_snapshot(load); !r.ok()) throw Error("--restore-from: " + r.fault().message);
   }
+  if (!opts.migrate_from.empty()) {
+    MigrationReceiveRequest receive;
+    receive.url = opts.migrate_from;
+    if (auto r = controller.migrate_receive(receive); !r.ok()) throw Error("--migrate-from: " + r.fault().message);
+  }
   loop.run();
 
-  // Release API callers before the server goes away, so none waits on a VMM that stopped.
+  // Release API callers before the server goes away, so none waits on a VMM that stopped; a migrated
+  // source answers its PUT /migration/send first.
   queue.shutdown();
+  if (server && controller.migration_exit()) server->wait_until_answered(std::chrono::seconds(2));
   server.reset();
   controller.collect_metrics();
   if (controller.config().metrics) controller.flush_metrics();
+  if (controller.migration_exit()) return *controller.migration_exit();
   return controller.vmm() ? controller.vmm()->exit_code().value_or(0) : 0;
 }
 
@@ -254,6 +264,9 @@ int run(int argc, char** argv) {
   app.add_flag("--restore-paused", opts.restore_paused, "Leave the restored VM paused")->needs(restore);
   app.add_flag("--track-dirty-pages", opts.track_dirty_pages, "Track dirty pages in the restored VM (Diff snapshots)")
       ->needs(restore);
+  app.add_option("--migrate-from", opts.migrate_from,
+                 "Receive the microVM by live migration from unix:/path or tcp:HOST:PORT (listens there)")
+      ->excludes(restore);
   app.add_flag("--show-level", opts.show_level, "Show the level in log lines");
   app.add_flag("--show-log-origin", opts.show_log_origin, "Show the source file and line in log lines");
   app.add_option("--module", opts.module, "Log only messages from this module (path prefix)");
@@ -295,13 +308,17 @@ int run(int argc, char** argv) {
   if (!opts.module.empty()) logger.module = opts.module;
   if (!opts.log_path.empty()) logger.log_path = opts.log_path;
   configure_logging(logger, opts.id);
+  if (!opts.migrate_from.empty()) {
+    if (!opts.config_file.empty()) throw Error("--migrate-from and --config-file exclude each other");
+    api::check_migration_url(opts.migrate_from, "--migrate-from");
+  }
   if (!opts.restore_from.empty()) {
     if (!opts.config_file.empty()) throw Error("--restore-from and --config-file exclude each other");
     if (opts.mem_file.empty() && opts.mem_uffd_socket.empty()) {
       throw Error("--restore-from needs --mem-file or --mem-uffd-socket");
     }
-  } else if (opts.no_api && opts.config_file.empty()) {
-    throw Error("--no-api requires --config-file or --restore-from");
+  } else if (opts.no_api && opts.config_file.empty() && opts.migrate_from.empty()) {
+    throw Error("--no-api requires --config-file, --restore-from or --migrate-from");
   }
   return run_vmm(opts);
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include <chrono>
+#include <cstdio>
 
 #include <spdlog/spdlog.h>
 
@@ -67,6 +68,10 @@ api::Result<> VmController::pause_vm() {
 }
 
 api::Result<> VmController::resume_vm() {
+  if (vm_lost_) {
+    return api::bad_request("the microVM ran on the migration destination after post-copy began; this copy is stale "
+                            "and cannot resume");
+  }
   vmm_->resume();
   return {};
 }
@@ -128,6 +133,62 @@ api::Result<VmConfig> VmController::restore_vm(const api::SnapshotLoadRequest& r
   SPDLOG_INFO("snapshot loaded from {} ({} backend {}) in {} us", request.snapshot_path,
               request.uffd ? "Uffd" : "File", request.backend_path, us.count());
   return config;
+}
+
+api::Result<> VmController::receive_vm(const MigrationReceiveRequest& request) {
+  VmmOptions options = options_;
+  if (serial_out_fd() >= 0) options.console_out_fd = serial_out_fd();
+  migration::Destination::Hooks hooks;
+  hooks.parse_config = [](const nlohmann::json& j) { return api::parse_config(j); };
+  hooks.arrived = [this](std::unique_ptr<Vmm> vmm, VmConfig config) {
+    vmm_ = std::move(vmm);
+    adopt_migrated_vm(std::move(config));
+    SPDLOG_INFO("migration: the microVM arrived and runs");
+  };
+  hooks.failed = [this](const std::string& error) {
+    std::fprintf(stderr, "hearth: error: migration: %s\n", error.c_str());
+    migration_exit_ = 1;
+    if (vmm_) vmm_->stop(1);
+    loop_.stop();
+  };
+  incoming_ = std::make_unique<migration::Destination>(loop_, options, request, std::move(hooks));
+  return {};
+}
+
+api::Result<> VmController::send_vm(const MigrationSendRequest& request, std::function<void(api::Result<>)> done) {
+  migration::Source::Params params;
+  params.request = request;
+  params.vm_config = api::to_json(config());
+  params.hearth_version = std::string(kVersion);
+  outgoing_ = std::make_unique<migration::Source>(loop_, *vmm_, params, [this, done](migration::Outcome outcome) {
+    last_migration_ = outgoing_->status();
+    set_migrating(false);
+    switch (outcome) {
+      case migration::Outcome::kCompleted:
+        SPDLOG_INFO("migration: the microVM runs on the destination; exiting");
+        vmm_->stop(0);
+        migration_exit_ = 0;
+        done({});
+        loop_.stop();
+        break;
+      case migration::Outcome::kFailedResumed:
+        SPDLOG_WARN("migration failed, the microVM runs here: {}", last_migration_.error);
+        done(api::bad_request("migration failed: " + last_migration_.error));
+        break;
+      case migration::Outcome::kFailedLost:
+        SPDLOG_ERROR("migration failed after the destination ran: {}", last_migration_.error);
+        vm_lost_ = true;
+        done(api::bad_request("migration failed: " + last_migration_.error));
+        break;
+    }
+  });
+  return {};
+}
+
+MigrationStatus VmController::migration_progress() const {
+  if (outgoing_ && outgoing_->running()) return outgoing_->status();
+  if (incoming_) return incoming_->status();
+  return last_migration_;
 }
 
 void VmController::collect_metrics() const {

@@ -9,6 +9,8 @@
 #include "vmm/base/event_loop.h"
 #include "vmm/core/vmm.h"
 #include "vmm/memory/uffd.h"
+#include "vmm/migration/destination.h"
+#include "vmm/migration/source.h"
 
 namespace hearth {
 
@@ -23,6 +25,9 @@ class VmController final : public api::PrebootConfigController {
   Vmm* vmm() const { return vmm_.get(); }
   // Copies device and vCPU counters into the metrics registry (before a flush or a scrape).
   void collect_metrics() const;
+  // Set when this process should end now that its VM has moved (source) or could not arrive or
+  // continue (destination): the exit status.
+  std::optional<int> migration_exit() const { return migration_exit_; }
 
  protected:
   api::Result<> start_vm(const VmConfig& config) override;
@@ -32,6 +37,9 @@ class VmController final : public api::PrebootConfigController {
   api::Result<> update_drive(const api::DrivePatch& patch) override;
   api::Result<> snapshot_vm(const api::SnapshotCreateRequest& request) override;
   api::Result<VmConfig> restore_vm(const api::SnapshotLoadRequest& request) override;
+  api::Result<> receive_vm(const MigrationReceiveRequest& request) override;
+  api::Result<> send_vm(const MigrationSendRequest& request, std::function<void(api::Result<>)> done) override;
+  MigrationStatus migration_progress() const override;
 
  private:
   EventLoop& loop_;
@@ -39,6 +47,12 @@ class VmController final : public api::PrebootConfigController {
   std::string instance_id_;
   UffdBackend uffd_;  // backs a restored VM's memory (Uffd backend): declared first, so it outlives vmm_
   std::unique_ptr<Vmm> vmm_;
+  // After vmm_: their threads use its memory, so they stop first.
+  std::unique_ptr<migration::Destination> incoming_;
+  std::unique_ptr<migration::Source> outgoing_;
+  MigrationStatus last_migration_;  // once the source has finished
+  bool vm_lost_ = false;            // a post-copy failure: this copy must not run again
+  std::optional<int> migration_exit_;
 };
 
 }  // namespace hearth

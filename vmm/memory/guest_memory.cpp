@@ -33,6 +33,7 @@ std::vector<size_t> checked_order(const std::vector<GuestRange>& ranges) {
 GuestMemory GuestMemory::create_anonymous(const std::vector<GuestRange>& ranges) {
   GuestMemory mem;
   for (size_t i : checked_order(ranges)) mem.regions_.push_back(Region{ranges[i], Mapping::anonymous(ranges[i].size), true});
+  mem.allocate_dirty_bitmaps();
   return mem;
 }
 
@@ -43,6 +44,7 @@ GuestMemory GuestMemory::create_from_file(const std::vector<GuestRange>& ranges,
   for (size_t i : checked_order(ranges)) {
     mem.regions_.push_back(Region{ranges[i], Mapping::file_private(fd, file_offsets[i], ranges[i].size), false});
   }
+  mem.allocate_dirty_bitmaps();
   return mem;
 }
 
@@ -97,8 +99,7 @@ bool GuestMemory::try_write(uint64_t addr, std::span<const uint8_t> in) const {
   return true;
 }
 
-void GuestMemory::enable_dirty_tracking() {
-  if (!dirty_.empty()) return;
+void GuestMemory::allocate_dirty_bitmaps() {
   for (const auto& r : regions_) {
     const uint64_t words = ((r.range.size + kDirtyPageSize - 1) / kDirtyPageSize + 63) / 64;
     dirty_.push_back(std::make_unique<std::atomic<uint64_t>[]>(words));  // value-initialised: zero
@@ -106,7 +107,7 @@ void GuestMemory::enable_dirty_tracking() {
 }
 
 void GuestMemory::mark_dirty(uint64_t addr, uint64_t len) const {
-  if (dirty_.empty() || len == 0) return;
+  if (len == 0 || !dirty_tracking()) return;
   for (size_t i = 0; i < regions_.size(); ++i) {
     const GuestRange& r = regions_[i].range;
     if (addr < r.start || addr >= r.end()) continue;
@@ -117,7 +118,7 @@ void GuestMemory::mark_dirty(uint64_t addr, uint64_t len) const {
 }
 
 void GuestMemory::mark_pages(size_t region, uint64_t offset, uint64_t len) const {
-  if (dirty_.empty() || len == 0) return;
+  if (len == 0 || !dirty_tracking()) return;
   std::atomic<uint64_t>* words = dirty_[region].get();
   const uint64_t first = offset / kDirtyPageSize;
   const uint64_t last = (offset + len - 1) / kDirtyPageSize;

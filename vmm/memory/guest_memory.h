@@ -59,9 +59,10 @@ class GuestMemory {
 
   // Bitmap granularity, as KVM_GET_DIRTY_LOG on x86.
   static constexpr uint64_t kDirtyPageSize = 4096;
-  // Starts recording the VMM's writes. Call before devices run (not thread-safe); repeated calls do nothing.
-  void enable_dirty_tracking();
-  bool dirty_tracking() const { return !dirty_.empty(); }
+  // Starts (stops) recording the VMM's writes; safe while devices run (live migration turns it on late).
+  void enable_dirty_tracking() const { tracking_->store(true, std::memory_order_release); }
+  void disable_dirty_tracking() const { tracking_->store(false, std::memory_order_release); }
+  bool dirty_tracking() const { return tracking_ && tracking_->load(std::memory_order_acquire); }
   // Marks the pages of [addr, addr+len) written; the part outside the region holding addr is ignored.
   // Nothing (one branch) when tracking is off.
   void mark_dirty(uint64_t addr, uint64_t len) const;
@@ -108,12 +109,14 @@ class GuestMemory {
     uint64_t offset;
   };
   std::optional<Located> locate(uint64_t addr, uint64_t len) const;
+  void allocate_dirty_bitmaps();
   void mark_pages(size_t region, uint64_t offset, uint64_t len) const;
 
   std::vector<Region> regions_;
-  // One array of words per region when tracking is on; empty otherwise. Words only ever gain bits
-  // except in take_vmm_dirty_bitmaps().
+  // One array of words per region (1 bit per page, 32 KiB per GiB), filled while tracking_ is set.
+  // Words only ever gain bits except in take_vmm_dirty_bitmaps().
   std::vector<std::unique_ptr<std::atomic<uint64_t>[]>> dirty_;
+  std::unique_ptr<std::atomic<bool>> tracking_ = std::make_unique<std::atomic<bool>>(false);
 };
 
 }  // namespace hearth

@@ -155,6 +155,30 @@ UniqueFd create_userfaultfd() {
   return UniqueFd(fd);
 }
 
+UniqueFd register_guest_memory(const GuestMemory& memory) {
+  UniqueFd uffd = create_userfaultfd();
+  // EVENT_REMOVE: a balloon's MADV_DONTNEED later tells the handler to serve zeros there, not the file.
+  uffdio_api api;
+  if (!uffd_api(uffd.get(), UFFD_FEATURE_EVENT_REMOVE, api)) uffd_api(uffd.get(), 0, api);
+  if (!(api.ioctls & (1ULL << _UFFDIO_REGISTER))) throw Error("userfaultfd: the kernel offers no UFFDIO_REGISTER");
+  for (const auto& region : memory.regions()) {
+    const Mapping& map = region.mapping;
+    uffdio_register reg{};
+    reg.range.start = reinterpret_cast<uint64_t>(map.data());
+    reg.range.len = map.size();
+    reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+    if (::ioctl(uffd.get(), UFFDIO_REGISTER, &reg) != 0) {
+      throw_errno(fmt::format("userfaultfd: UFFDIO_REGISTER of guest memory {:#x}+{:#x}", region.range.start,
+                              region.range.size));
+    }
+    if (!(reg.ioctls & (1ULL << _UFFDIO_COPY))) {
+      throw Error(fmt::format("userfaultfd: guest memory {:#x}+{:#x} cannot be filled with UFFDIO_COPY",
+                              region.range.start, region.range.size));
+    }
+  }
+  return uffd;
+}
+
 UffdBackend connect_uffd_backend(const GuestMemory& memory, const std::vector<uint64_t>& file_offsets,
                                  const std::string& socket_path, const std::string& what) {
   const auto& regions = memory.regions();
@@ -163,29 +187,12 @@ UffdBackend connect_uffd_backend(const GuestMemory& memory, const std::vector<ui
   }
   UffdBackend backend;
   try {
-    backend.uffd = create_userfaultfd();
-    // EVENT_REMOVE: a balloon's MADV_DONTNEED later tells the handler to serve zeros there, not the file.
-    uffdio_api api;
-    if (!uffd_api(backend.uffd.get(), UFFD_FEATURE_EVENT_REMOVE, api)) uffd_api(backend.uffd.get(), 0, api);
-    if (!(api.ioctls & (1ULL << _UFFDIO_REGISTER))) throw Error("userfaultfd: the kernel offers no UFFDIO_REGISTER");
-
+    backend.uffd = register_guest_memory(memory);
     const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
     std::vector<UffdRegionMapping> mappings;
     for (size_t i = 0; i < regions.size(); ++i) {
       const Mapping& map = regions[i].mapping;
-      uffdio_register reg{};
-      reg.range.start = reinterpret_cast<uint64_t>(map.data());
-      reg.range.len = map.size();
-      reg.mode = UFFDIO_REGISTER_MODE_MISSING;
-      if (::ioctl(backend.uffd.get(), UFFDIO_REGISTER, &reg) != 0) {
-        throw_errno(fmt::format("userfaultfd: UFFDIO_REGISTER of guest memory {:#x}+{:#x}",
-                                regions[i].range.start, regions[i].range.size));
-      }
-      if (!(reg.ioctls & (1ULL << _UFFDIO_COPY))) {
-        throw Error(fmt::format("userfaultfd: guest memory {:#x}+{:#x} cannot be filled with UFFDIO_COPY",
-                                regions[i].range.start, regions[i].range.size));
-      }
-      mappings.push_back({reg.range.start, map.size(), file_offsets[i], page});
+      mappings.push_back({reinterpret_cast<uint64_t>(map.data()), map.size(), file_offsets[i], page});
     }
     backend.connection = connect_unix(socket_path, what);
     send_with_fd(backend.connection.get(), uffd_mappings_json(mappings), backend.uffd.get(), what, socket_path);

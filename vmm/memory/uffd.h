@@ -31,6 +31,10 @@ std::vector<UffdRegionMapping> parse_uffd_mappings_json(const std::string& text)
 // (UFFDIO_API). Throws Error saying why neither works; tests use it to decide whether to skip.
 UniqueFd create_userfaultfd();
 
+// A userfaultfd (UFFDIO_API done) with every region of `memory` registered in MISSING mode: from now
+// on a first touch of a page not present waits for the fd's owner to fill it.
+UniqueFd register_guest_memory(const GuestMemory& memory);
+
 // What the VMM holds for a VM whose memory a handler serves. The handler serves the uffd; it learns that
 // the VM is gone when `connection` closes (a uffd reports no hang-up of its own), so both live as long
 // as the guest memory does.

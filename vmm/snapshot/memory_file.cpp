@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "vmm/base/error.h"
+#include "vmm/memory/touched_pages.h"
 #include "vmm/base/fd.h"
 
 namespace hearth::snapshot {
@@ -27,11 +28,6 @@ constexpr size_t kCopyBufferBytes = 8u << 20;
 [[noreturn]] void fail_errno(std::string_view what, std::string_view action) {
   const int saved = errno;
   throw Error(fmt::format("{}: {}: {}", what, action, std::strerror(saved)));
-}
-
-bool page_is_zero(const uint8_t* page, size_t len) {
-  alignas(64) static const uint8_t kZeroPage[kPageSize] = {};
-  return std::memcmp(page, kZeroPage, len) == 0;
 }
 
 // Writes [data, data+len) at `offset`, in calls of at most kMaxWriteBytes, retrying short writes.
@@ -61,35 +57,6 @@ void check_not_append(int fd, std::string_view what) {
 }
 
 uint64_t pages_of(uint64_t bytes) { return (bytes + kPageSize - 1) / kPageSize; }
-
-// Which pages of a mapping of this process were ever touched, from /proc/self/pagemap (bit 63: present,
-// bit 62: swapped), read a window at a time. Without pagemap every page counts as touched.
-class TouchedPages {
- public:
-  explicit TouchedPages(const uint8_t* base) : base_(reinterpret_cast<uintptr_t>(base)) {
-    fd_.reset(::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC));
-  }
-  bool touched(uint64_t page) {
-    if (!fd_) return true;
-    if (page < first_ || page >= first_ + count_) {
-      const uint64_t vpage = base_ / kPageSize + page;
-      const ssize_t n = ::pread(fd_.get(), window_, sizeof(window_), static_cast<off_t>(vpage * sizeof(uint64_t)));
-      if (n < static_cast<ssize_t>(sizeof(uint64_t))) {
-        fd_.reset();
-        return true;
-      }
-      first_ = page;
-      count_ = static_cast<uint64_t>(n) / sizeof(uint64_t);
-    }
-    return (window_[page - first_] >> 62) & 3;
-  }
-
- private:
-  uintptr_t base_;
-  UniqueFd fd_;
-  uint64_t window_[8192];  // 32 MiB of guest memory per read
-  uint64_t first_ = 0, count_ = 0;
-};
 
 // Empties `fd` and sizes it to hold every region, so pages never written read back as zero holes.
 void reset_file(int fd, const std::vector<MemorySource>& regions, std::string_view what) {

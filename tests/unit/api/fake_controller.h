@@ -24,6 +24,10 @@ struct FakeController : Controller {
   VmConfig vm;
   std::optional<SnapshotCreateRequest> snapshot_create;
   std::optional<SnapshotLoadRequest> snapshot_load;
+  std::optional<MigrationReceiveRequest> migration_receive;
+  std::optional<MigrationSendRequest> migration_send;
+  std::function<void(Result<>)> migration_done;
+  MigrationStatus migration;
 
   Result<> done(std::string name) {
     calls.push_back(std::move(name));
@@ -71,6 +75,17 @@ struct FakeController : Controller {
     snapshot_load = r;
     return done("load_snapshot");
   }
+  Result<> migrate_receive(const MigrationReceiveRequest& r) override {
+    migration_receive = r;
+    return done("migrate_receive");
+  }
+  // Keeps `done` for the test to call: the response of PUT /migration/send waits for it.
+  Result<> migrate_send(const MigrationSendRequest& r, std::function<void(Result<>)> finished) override {
+    migration_send = r;
+    migration_done = std::move(finished);
+    return done("migrate_send");
+  }
+  Result<MigrationStatus> migration_status() override { return value("migration_status", migration); }
 };
 
 }  // namespace hearth::api::testing

@@ -57,6 +57,7 @@ import benchlib  # bench/benchlib.py: Python puts the script's own folder on sys
 
 TICK = re.compile(rb"^counter: tick=(\d+) pattern=ok blk=\w+( dirty=ok)?\r?$", re.M)
 FAIL = re.compile(rb"TESTGUEST (?:FAIL|START)[^\n]*")
+SOURCE_DONE = re.compile(r"migration to \S+ completed: (\d+) bytes in ([\d.]+) ms, downtime ([\d.]+) ms")
 POLL_S = 0.005
 DONE_STATES = ("completed", "failed", "cancelled")
 
@@ -319,11 +320,11 @@ def hearth_run(args, mem_mib, n_pages, tmp, i):
         url = f"unix:{mig}" if args.transport == "unix" else f"tcp:127.0.0.1:{free_port()}"
         dsock = os.path.join(d, "dst.sock")
         if args.hearth_migrate_from and args.transport == "unix":  # over TCP, only a 204 says it listens
-            dst = spawn([args.hearth, "--api-sock", dsock, "--migrate-from", url], dst_err)
+            dst = spawn([args.hearth, "--api-sock", dsock, "--migrate-from", url] + args.hearth_arg, dst_err)
             dst_serial = Serial(dst, "destination")
             wait_path(mig, timeout_s, dst)
         else:
-            dst = spawn([args.hearth, "--api-sock", dsock], dst_err)
+            dst = spawn([args.hearth, "--api-sock", dsock] + args.hearth_arg, dst_err)
             dst_serial = Serial(dst, "destination")
             dapi = Api(dsock, timeout_s, dst)
             dapi.call("PUT", "/migration/receive", {"url": url})
@@ -341,7 +342,9 @@ def hearth_run(args, mem_mib, n_pages, tmp, i):
         with open(cfg, "w") as f:
             json.dump(config, f)
         ssock = os.path.join(d, "src.sock")
-        src = spawn([args.hearth, "--api-sock", ssock, "--config-file", cfg], src_err)
+        # --level Info: for the source's "migration ... completed" log line (the final figures, see below).
+        src = spawn([args.hearth, "--api-sock", ssock, "--config-file", cfg, "--level", "Info"] + args.hearth_arg,
+                    src_err)
         src_serial = Serial(src, "source")
         src_serial.wait_ticks(args.baseline_ticks, timeout_s)
         every = wrap_every(n_pages, args.dirty_area_pages)
@@ -379,13 +382,20 @@ def hearth_run(args, mem_mib, n_pages, tmp, i):
             dview = {"error": f"GET /migration on the destination: {e}"}
         r["destination_view"] = dview
         r["source_last_view"] = last
+        # The source answers PUT /migration/send and exits, so a poll rarely sees it "completed"; its log line
+        # "migration to <url> completed: <n> bytes in <ms> ms, downtime <ms> ms" has the final figures.
+        m = SOURCE_DONE.search(read_tail(src_err, 1 << 20))
+        if m:
+            r.update({"vmm_bytes_sent": int(m.group(1)), "vmm_total_ms": float(m.group(2)),
+                      "vmm_downtime_ms": float(m.group(3)), "vmm_figures_from": "source log"})
         view = dview if dview.get("state") == "completed" else last
         for key in ("downtime_ms", "total_ms", "bytes_sent", "round"):
-            if view.get(key) is not None:
+            if view.get(key) is not None and f"vmm_{key}" not in r:
                 r[f"vmm_{key}"] = view[key]
+        r.setdefault("vmm_figures_from", "destination GET /migration" if view is dview else "source GET /migration")
         if r.get("vmm_bytes_sent") is not None:
             r["sent_mib"] = round(r["vmm_bytes_sent"] / 2**20, 2)
-        r["rounds"] = r.get("vmm_round")
+        r["rounds"] = max((s.get("round") or 0 for s in samples + [dview]), default=None)
         r["max_throttle_percent"] = max((s.get("throttle_percent") or 0 for s in samples), default=None)
         r["states_seen"] = sorted({s.get("state") for s in samples if s.get("state")})
         r["ok"] = True
@@ -566,6 +576,8 @@ def main():
                    help="unix:<tmp>/mig.sock or tcp:127.0.0.1:<free port>")
     p.add_argument("--hearth-receive-api", action="store_true",
                    help="start the Hearth destination with PUT /migration/receive even when it has --migrate-from")
+    p.add_argument("--hearth-arg", action="append", default=[],
+                   help="one more argument for every hearth command line (repeat it; e.g. --hearth-arg=--no-seccomp)")
     p.add_argument("--track-dirty-pages", action="store_true",
                    help="boot the Hearth source with machine-config.track_dirty_pages")
     p.add_argument("--drive", action="store_true",

@@ -15,11 +15,11 @@ Hearth and QEMU interleaved, so host load hits both alike):
        QEMU:   the same command line as the source plus `-incoming unix:<mig.sock>`
   2. the source boots the guest (Hearth --config-file + --api-sock; QEMU with QMP) and runs --baseline-ticks
      ticks (at least two rotations of the dirtying area), which give the normal tick period;
-  3. the migration: Hearth PUT /migration/send {"url", "max_downtime_ms", "max_rounds", "bandwidth_mib_s": 0,
+  3. the migration: Hearth PUT /migration/send {"url", "max_downtime_ms", "max_rounds", "bandwidth_mib_s",
      "auto_converge": true, "post_copy": false} (answered when the VM runs on the destination) while a second
      connection polls GET /migration; QEMU: migrate-set-capabilities auto-converge, migrate-set-parameters
-     downtime-limit = --max-downtime-ms and max-bandwidth unlimited, then QMP migrate (detached, like HMP
-     `migrate -d`) polled with query-migrate until completed;
+     downtime-limit = --max-downtime-ms and max-bandwidth = --bandwidth-mib-s (0: unlimited, as for Hearth),
+     then QMP migrate (detached, like HMP `migrate -d`) polled with query-migrate until completed;
   4. the destination must go on: its first tick is the source's last + 1 (+ 2 when a line was cut in two), it
      prints --after-ticks more (enough for a whole-area check) and nobody prints TESTGUEST FAIL; the Hearth source
      must exit 0.
@@ -351,7 +351,7 @@ def hearth_run(args, mem_mib, n_pages, tmp, i):
         periods = baseline_periods(src_serial.snapshot(), every)
 
         body = {"url": url, "max_downtime_ms": args.max_downtime_ms, "max_rounds": args.max_rounds,
-                "bandwidth_mib_s": 0, "auto_converge": True, "post_copy": False}
+                "bandwidth_mib_s": args.bandwidth_mib_s, "auto_converge": True, "post_copy": False}
         api = Api(ssock, timeout_s, src)
         poller = Poller(ssock, src, timeout_s)
         t0 = time.monotonic()
@@ -469,15 +469,17 @@ def qemu_run(args, mem_mib, n_pages, tmp, i):
         qmp = Qmp(q1, timeout_s, src)
         qmp.cmd("migrate-set-capabilities", capabilities=[{"capability": "auto-converge", "state": True}])
         qmp.cmd("migrate-set-parameters", **{"downtime-limit": args.max_downtime_ms,
-                                             "max-bandwidth": args.qemu_max_bandwidth})
+                                             "max-bandwidth": args.bandwidth_mib_s << 20 if args.bandwidth_mib_s
+                                             else args.qemu_max_bandwidth})
         src_serial.wait_ticks(args.baseline_ticks, timeout_s)
         every = wrap_every(n_pages, args.dirty_area_pages)
         periods = baseline_periods(src_serial.snapshot(), every)
         t0 = time.monotonic()
         qmp.cmd("migrate", uri=url)
         deadline = t0 + timeout_s
-        statuses = []
+        statuses, throttle = [], 0
         while (st := qmp.cmd("query-migrate"))["status"] not in DONE_STATES:
+            throttle = max(throttle, st.get("cpu-throttle-percentage", 0))
             if not statuses or statuses[-1] != st["status"]:
                 statuses.append(st["status"])
             if time.monotonic() > deadline:
@@ -505,7 +507,7 @@ def qemu_run(args, mem_mib, n_pages, tmp, i):
                   "normal_pages": ram.get("normal"), "statuses_seen": statuses})
         if r["vmm_bytes_sent"] is not None:
             r["sent_mib"] = round(r["vmm_bytes_sent"] / 2**20, 2)
-        r["max_throttle_percent"] = st.get("cpu-throttle-percentage", 0)
+        r["max_throttle_percent"] = max(throttle, st.get("cpu-throttle-percentage", 0))
         r["ok"] = True
     except (BenchError, OSError, ValueError) as e:
         r["error"] = str(e)
@@ -570,8 +572,10 @@ def main():
                    help="ticks the destination must print (default: one rotation + 2, at least 5)")
     p.add_argument("--max-downtime-ms", type=int, default=50, help="Hearth max_downtime_ms, QEMU downtime-limit")
     p.add_argument("--max-rounds", type=int, default=30, help="Hearth max_rounds")
+    p.add_argument("--bandwidth-mib-s", type=int, default=0,
+                   help="link limit for both: Hearth bandwidth_mib_s, QEMU max-bandwidth (0: unlimited)")
     p.add_argument("--qemu-max-bandwidth", type=int, default=100 << 30,
-                   help="QEMU max-bandwidth, bytes/s (default 100 GiB/s: unlimited, as Hearth's bandwidth_mib_s 0)")
+                   help="QEMU max-bandwidth without --bandwidth-mib-s, bytes/s (default 100 GiB/s: unlimited)")
     p.add_argument("--transport", choices=["unix", "tcp"], default="unix",
                    help="unix:<tmp>/mig.sock or tcp:127.0.0.1:<free port>")
     p.add_argument("--hearth-receive-api", action="store_true",
@@ -640,7 +644,8 @@ def main():
                 args.baseline_ticks, args.after_ticks = saved
     print(f"\nguest: {boot_args(args, 0)}, dirty_area_pages={args.dirty_area_pages}, "
           f"{'a virtio-blk drive' if args.drive else 'no drive'}; {args.runs} runs per side, size and workload; "
-          f"max downtime {args.max_downtime_ms} ms; over {args.transport}")
+          f"max downtime {args.max_downtime_ms} ms; over {args.transport}; "
+          f"bandwidth {f'{args.bandwidth_mib_s} MiB/s' if args.bandwidth_mib_s else 'unlimited'}")
     for mem in mems:
         print(f"\n{mem} MiB")
         header = ["metric: median [min..max]"] + [f"{s} {w}" for w, _ in workloads for s in sides]
@@ -656,7 +661,8 @@ def main():
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "host": {"kernel": platform.release(), "cpus": os.cpu_count(), "loadavg": os.getloadavg()},
             "boot_args": boot_args(args, 0), "dirty_area_pages": args.dirty_area_pages, "drive": args.drive,
-            "max_downtime_ms": args.max_downtime_ms, "transport": args.transport, "skipped": skipped,
+            "max_downtime_ms": args.max_downtime_ms, "transport": args.transport,
+            "bandwidth_mib_s": args.bandwidth_mib_s, "skipped": skipped,
             "results": {str(m): v for m, v in results.items()}})
     ok = all(r["ok"] for v in results.values() for per in v.values() for runs in per.values() for r in runs)
     return 0 if ok else 1

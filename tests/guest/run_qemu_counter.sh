@@ -360,16 +360,16 @@ if want_part dirty; then
     -kernel "$elf")
   summary+="  counter-live (QEMU live migration over a Unix socket while dirtying)"$'\n'
   if why=$(mig_dirty live "${mig_args[@]}" \
-    -append "console=ttyS0 testguest.run=counter testguest.ticks=60 testguest.tick_ms=1 $dirty" 2>&1); then
+    -append "console=ttyS0 testguest.run=counter testguest.ticks=100 testguest.tick_ms=1 $dirty" 2>&1); then
     summary+="    $why"$'\n'
     cat "$workdir/counter-live1.log" "$workdir/counter-live2.log" >"$workdir/counter-live.log"
     : >"$workdir/counter-live.err"
-    expect_dirty_ticks counter-live 60 ok 16
+    expect_dirty_ticks counter-live 100 ok 26
     grep -aq '^TESTGUEST START' "$workdir/counter-live2.log" && fail counter-live "the destination booted again"
     [ "$(grep -a '^TESTGUEST ' "$workdir/counter-live2.log" | tr -d '\r')" = "TESTGUEST PASS" ] ||
       fail counter-live "the destination did not end in PASS"
     grep -aq '^counter: tick=5 ' "$workdir/counter-live1.log" || fail counter-live "tick 5 was not on the source"
-    grep -aq '^counter: tick=60 ' "$workdir/counter-live2.log" || fail counter-live "tick 60 was not on the destination"
+    grep -aq '^counter: tick=100 ' "$workdir/counter-live2.log" || fail counter-live "tick 100 was not on the destination"
   else
     cat "$workdir"/counter-live[12].log >"$workdir/counter-live.log" 2>/dev/null
     cat "$workdir"/counter-live[12].err >"$workdir/counter-live.err" 2>/dev/null

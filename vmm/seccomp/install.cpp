@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 
 #include "vmm/base/error.h"
 #include "vmm/seccomp/builtin.h"
@@ -55,6 +56,9 @@ void set_policy(const Settings& settings) {
   }
   load_self_test_from_env();
   install_violation_handler();
+  // glibc reads the time zone on the first localtime() (spdlog's first line), which may come from a
+  // vCPU or API thread that cannot open files: read it now.
+  ::tzset();
   g_enabled = true;
 }
 

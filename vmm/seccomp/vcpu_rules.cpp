@@ -7,7 +7,9 @@
 namespace hearth::seccomp {
 
 std::vector<Rule> vcpu_rules() {
-  std::vector<Rule> r;
+  std::vector<Rule> r = {
+      allow("poll"),  // the serial console waits (bounded) for a full stdout pipe to drain
+  };
   allow_values(r, "ioctl", 1, {KVM_RUN, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS}, true);
   return r;
 }

@@ -38,10 +38,18 @@ struct Line {
     if (v < 0) add("-");
     while (n > 0 && len < sizeof(buf) - 1) buf[len++] = digits[--n];
   }
+  void hex(unsigned long v) {
+    char digits[17];
+    int n = 0;
+    do digits[n++] = "0123456789abcdef"[v & 15]; while ((v >>= 4) && n < 16);
+    add("0x");
+    while (n > 0 && len < sizeof(buf) - 1) buf[len++] = digits[--n];
+  }
 };
 
 void on_sigsys(int, siginfo_t* info, void* context) {
   const int nr = info->si_syscall;
+  const greg_t* r = static_cast<ucontext_t*>(context)->uc_mcontext.gregs;
   Line line;
   line.add("hearth: seccomp: thread '");
   line.add(t_name);
@@ -51,12 +59,18 @@ void on_sigsys(int, siginfo_t* info, void* context) {
   line.add(nr >= 0 && nr < kMaxSyscall && g_names[nr][0] ? g_names[nr] : "unknown");
   line.add("' (");
   line.add(static_cast<long>(nr));
+  // The first arguments say which ioctl, fcntl command or socket family it was.
+  line.add(", args ");
+  line.hex(static_cast<unsigned long>(r[REG_RDI]));
+  line.add(" ");
+  line.hex(static_cast<unsigned long>(r[REG_RSI]));
+  line.add(" ");
+  line.hex(static_cast<unsigned long>(r[REG_RDX]));
   line.add("), which its filter does not allow; killing the process\n");
   [[maybe_unused]] ssize_t w = ::write(STDERR_FILENO, line.buf, line.len);
   // Replay the call from the saved registers: the filter traps it again and, SIGSYS being blocked
   // in this handler, the kernel falls back to SIGSYS's default action and kills the process, so a
   // supervisor sees "killed by SIGSYS" (a core dump where enabled).
-  const greg_t* r = static_cast<ucontext_t*>(context)->uc_mcontext.gregs;
   ::syscall(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8], r[REG_R9]);
   ::syscall(SYS_exit_group, 128 + SIGSYS);  // only if the replay was let through
 }

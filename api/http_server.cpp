@@ -18,6 +18,7 @@
 
 #include "api/deferred_response.h"
 #include "vmm/base/error.h"
+#include "vmm/seccomp/seccomp.h"
 
 namespace hearth::api {
 namespace {
@@ -402,6 +403,7 @@ HttpServer::HttpServer(const std::string& socket_path, Handler handler, Options 
       handler_(std::move(handler)) {
   thread_ = std::thread([this] {
     ::pthread_setname_np(::pthread_self(), "fc_api");
+    seccomp::install_thread_filter(seccomp::ThreadKind::kApi);  // before the first client byte
     Loop(*this).run();
   });
 }

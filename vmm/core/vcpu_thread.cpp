@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "vmm/base/error.h"
+#include "vmm/seccomp/seccomp.h"
 
 namespace hearth {
 namespace {
@@ -48,6 +49,7 @@ void VcpuThread::start() {
     native_ = pthread_self();
     // Named so profilers, benchmarks and `top -H` can tell vCPUs from the VMM and API threads.
     ::pthread_setname_np(native_, fmt::format("fc_vcpu {}", vcpu_.id()).c_str());
+    seccomp::install_thread_filter(seccomp::ThreadKind::kVcpu);  // before the guest can cause an exit
     running_ = true;
     started_ = true;
     loop();

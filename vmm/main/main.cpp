@@ -28,6 +28,7 @@
 #include "vmm/main/logging.h"
 #include "vmm/main/version.h"
 #include "vmm/main/vm_controller.h"
+#include "vmm/seccomp/seccomp.h"
 #include "vmm/snapshot/state_file.h"
 
 namespace hearth {
@@ -127,6 +128,9 @@ int run_vmm(const Options& opts) {
   }
   EventLoop loop;
   UniqueFd signals = block_stop_signals();
+  // The VMM thread's filter goes on before the VM, the API or any device exists; threads started
+  // from here on inherit it and add their own.
+  seccomp::install_thread_filter(seccomp::ThreadKind::kVmm);
   VmmOptions vmm_options;
   vmm_options.kvm_path = opts.kvm_path;
   vmm_options.boot_timer = opts.boot_timer;
@@ -270,9 +274,8 @@ int run(int argc, char** argv) {
   app.add_flag("--show-level", opts.show_level, "Show the level in log lines");
   app.add_flag("--show-log-origin", opts.show_log_origin, "Show the source file and line in log lines");
   app.add_option("--module", opts.module, "Log only messages from this module (path prefix)");
-  auto* no_seccomp = app.add_flag("--no-seccomp", opts.no_seccomp,
-                                  "Accepted for Firecracker compatibility: Hearth installs no seccomp filter yet");
-  app.add_option("--seccomp-filter", opts.seccomp_filter, "Custom seccomp filter (not supported yet: refused)")
+  auto* no_seccomp = app.add_flag("--no-seccomp", opts.no_seccomp, "Run without the per-thread seccomp filters");
+  app.add_option("--seccomp-filter", opts.seccomp_filter, "JSON seccomp policy to use instead of the built-in one")
       ->excludes(no_seccomp);
   app.add_option("--start-time-us", opts.start_time_us, "Process start time (wall clock, us), as the jailer passes it");
   app.add_option("--start-time-cpu-us", opts.start_time_cpu_us, "Process start CPU time (us); accepted, unused");
@@ -296,7 +299,6 @@ int run(int argc, char** argv) {
   }
   if (!opts.describe_snapshot.empty()) return describe_snapshot(opts.describe_snapshot);
   // A security or device request we cannot honour is refused, never silently dropped.
-  if (!opts.seccomp_filter.empty()) throw Error("--seccomp-filter: custom seccomp filters are not supported yet");
   if (!opts.metadata.empty()) throw Error("--metadata: MMDS is not supported yet");
   if (opts.enable_pci) throw Error("--enable-pci: PCI devices are not supported yet");
   LoggerConfig logger;
@@ -308,6 +310,7 @@ int run(int argc, char** argv) {
   if (!opts.module.empty()) logger.module = opts.module;
   if (!opts.log_path.empty()) logger.log_path = opts.log_path;
   configure_logging(logger, opts.id);
+  seccomp::set_policy(seccomp::settings_from_flags(opts.no_seccomp, opts.seccomp_filter));
   if (!opts.migrate_from.empty()) {
     if (!opts.config_file.empty()) throw Error("--migrate-from and --config-file exclude each other");
     api::check_migration_url(opts.migrate_from, "--migrate-from");

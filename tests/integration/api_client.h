@@ -11,7 +11,8 @@ struct HttpReply {
 
 class ApiClient {
  public:
-  explicit ApiClient(std::string socket_path) : path_(std::move(socket_path)) {}
+  // `timeout_s`: how long a reply may take (PUT /migration/send answers when the migration ends).
+  explicit ApiClient(std::string socket_path, int timeout_s = 30) : path_(std::move(socket_path)), timeout_s_(timeout_s) {}
   ~ApiClient();
   ApiClient(const ApiClient&) = delete;
   ApiClient& operator=(const ApiClient&) = delete;
@@ -27,6 +28,7 @@ class ApiClient {
   void close_socket();
 
   std::string path_;
+  int timeout_s_;
   int fd_ = -1;
 };
 

@@ -67,11 +67,15 @@ api::Result<> VmController::pause_vm() {
   return {};
 }
 
-api::Result<> VmController::resume_vm() {
+api::Result<> VmController::resume() {
   if (vm_lost_) {
-    return api::bad_request("the microVM ran on the migration destination after post-copy began; this copy is stale "
+    return api::bad_request("the microVM ran on the migration destination after the hand-over; this copy is stale "
                             "and cannot resume");
   }
+  return PrebootConfigController::resume();
+}
+
+api::Result<> VmController::resume_vm() {
   vmm_->resume();
   return {};
 }

@@ -21,6 +21,8 @@ class VmController final : public api::PrebootConfigController {
   api::Result<api::InstanceInfo> describe_instance() override;
   // Applies the new logger at once (PUT /logger).
   api::Result<> put_logger(const LoggerConfig& logger) override;
+  // Refused once a post-copy migration failed after the hand-over: this copy of the VM is stale.
+  api::Result<> resume() override;
 
   Vmm* vmm() const { return vmm_.get(); }
   // Copies device and vCPU counters into the metrics registry (before a flush or a scrape).

@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -75,6 +77,7 @@ Destination::~Destination() {
     if (stream_) stream_->shut_down();
   }
   if (thread_.joinable()) thread_.join();
+  if (arriving_.joinable()) arriving_.join();
   postcopy_.reset();
 }
 
@@ -109,7 +112,7 @@ void Destination::run() {
   } catch (const std::exception& e) {
     if (cancelled_) return;
     std::string why = e.what();
-    if (running_) why += " (post-copy: the microVM ran here and cannot continue without the source's pages)";
+    if (postcopy_) die(why);
     progress_.update([&](MigrationStatus& s) {
       s.phase = MigrationPhase::kFailed;
       s.error = why;
@@ -150,6 +153,7 @@ void Destination::receive(Stream& stream) {
   vmm_ = call_on_loop(loop_, cancelled_, [&] { return Vmm::for_incoming(config_, options_, loop_, std::move(memory)); });
   stream.send(MsgType::kConfigAck);
   const GuestMemory& guest = vmm_->memory();
+  guest_ = &guest;
   MemoryPageSink sink(guest);
   Bitmaps missing;
   bool postcopy = false;
@@ -184,35 +188,21 @@ void Destination::receive(Stream& stream) {
       case MsgType::kState: {
         const SavedState state = parse_saved_state(nlohmann::json::parse(m.text(), nullptr, false));
         if (postcopy) {
-          postcopy_ = std::make_unique<Postcopy>(guest, stream, std::move(missing));
-          progress_.update([](MigrationStatus& s) { s.phase = MigrationPhase::kPostcopy; });
+          receive_postcopy(stream, state, std::move(missing));
         } else {
           progress_.update([](MigrationStatus& s) { s.phase = MigrationPhase::kStopAndCopy; });
-        }
-        arrive(stream, state);
-        if (postcopy) {
-          // Pages the source pushes or we asked for, until it says all are sent.
-          for (;;) {
-            Message p = stream.receive();
-            if (p.type == MsgType::kPostcopyDone) break;
-            if (p.type == MsgType::kError) throw Error(fmt::format("the source failed: {}", p.text()));
-            if (p.type != MsgType::kPages) throw Error(fmt::format("the source sent {} during post-copy", to_string(p.type)));
-            apply_page_batch(p, guest, *postcopy_);
-            progress_.update([&](MigrationStatus& s) {
-              s.bytes_sent = stream.bytes_received();
-              s.pages_requested = postcopy_->requested();
-            });
+          restore_and_report_ready(stream, state);
+          Message commit = stream.receive(kPeerTimeout);
+          if (commit.type == MsgType::kError) throw Error(fmt::format("the source gave up: {}", commit.text()));
+          if (commit.type != MsgType::kCommit) {
+            throw Error(fmt::format("the source sent {} where commit was due", to_string(commit.type)));
           }
-          if (const uint64_t left = postcopy_->missing()) {
-            throw Error(fmt::format("post-copy: the source finished with {} pages never sent", left));
-          }
-          postcopy_->finish();
-          stream.send(MsgType::kPostcopyDone);
+          run_here(stream);
         }
         progress_.update([&](MigrationStatus& s) {
           s.phase = MigrationPhase::kCompleted;
           s.bytes_sent = stream.bytes_received();
-          s.total_ms = progress_.elapsed_ms();
+          s.total_ms = s.total_ms > 0 ? s.total_ms : progress_.elapsed_ms_unlocked();
           if (postcopy_) s.pages_requested = postcopy_->requested();
         });
         SPDLOG_INFO("migration from {} completed: {} bytes received", request_.url, stream.bytes_received());
@@ -226,19 +216,95 @@ void Destination::receive(Stream& stream) {
   }
 }
 
-// Restores the state, waits for the source to give the VM up, and runs it.
-void Destination::arrive(Stream& stream, const SavedState& state) {
+// A vCPU, or the VMM thread itself, may wait in a page fault that nothing will ever answer: no orderly
+// shutdown can run, so the process ends here with the reason.
+void Destination::die(const std::string& what) {
+  const std::string why = what + " (post-copy: the microVM cannot continue without the source's pages)";
+  SPDLOG_CRITICAL("migration from {} failed: {}", request_.url, why);
+  std::fprintf(stderr, "hearth: error: migration: %s\n", why.c_str());
+  std::_Exit(1);
+}
+
+void Destination::restore_and_report_ready(Stream& stream, const SavedState& state) {
   call_on_loop(loop_, cancelled_, [&] { vmm_->restore_incoming(state); });
   stream.send(MsgType::kReady);
-  Message m = stream.receive(kPeerTimeout);
-  if (m.type == MsgType::kError) throw Error(fmt::format("the source gave up: {}", m.text()));
-  if (m.type != MsgType::kCommit) throw Error(fmt::format("the source sent {} where commit was due", to_string(m.type)));
+}
+
+void Destination::run_here(Stream& stream) {
   call_on_loop(loop_, cancelled_, [&] {
     vmm_->resume();
     running_ = vmm_.get();
     hooks_.arrived(std::move(vmm_), config_);
   });
   stream.send(MsgType::kResumed);
+}
+
+// Memory is registered with userfaultfd before the state is restored: restoring devices may already
+// touch pages the source holds. So pages are received here while another thread restores, reports ready,
+// waits for the commit and runs the VM.
+void Destination::receive_postcopy(Stream& stream, const SavedState& state, Bitmaps missing) {
+  const GuestMemory& guest = *guest_;
+  postcopy_ = std::make_unique<Postcopy>(guest, stream, std::move(missing));
+  progress_.update([](MigrationStatus& s) { s.phase = MigrationPhase::kPostcopy; });
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool committed = false, arrived = false;
+  std::string error;
+  arriving_ = std::thread([&, state] {
+    try {
+      restore_and_report_ready(stream, state);
+      {
+        std::unique_lock lock(mutex);
+        if (!cv.wait_for(lock, kPeerTimeout, [&] { return committed || !error.empty() || cancelled_; })) {
+          throw Error("the source did not commit in time");
+        }
+        if (!committed) return;
+      }
+      run_here(stream);
+      std::lock_guard lock(mutex);
+      arrived = true;
+    } catch (const std::exception& e) {
+      std::lock_guard lock(mutex);
+      if (error.empty()) error = e.what();
+      stream.shut_down();
+    }
+  });
+  try {
+    for (;;) {
+      Message p = stream.receive();
+      if (p.type == MsgType::kPostcopyDone) break;
+      if (p.type == MsgType::kCommit) {
+        std::lock_guard lock(mutex);
+        committed = true;
+        cv.notify_all();
+        continue;
+      }
+      if (p.type == MsgType::kError) throw Error(fmt::format("the source failed: {}", p.text()));
+      if (p.type != MsgType::kPages) throw Error(fmt::format("the source sent {} during post-copy", to_string(p.type)));
+      apply_page_batch(p, guest, *postcopy_);
+      progress_.update([&](MigrationStatus& s) {
+        s.bytes_sent = stream.bytes_received();
+        s.pages_requested = postcopy_->requested();
+      });
+    }
+  } catch (const std::exception& e) {
+    std::string why;
+    {
+      std::lock_guard lock(mutex);
+      why = error.empty() ? std::string(e.what()) : error;
+    }
+    die(why);  // the other thread may be stuck in the VMM: nothing here can be unwound safely
+  }
+  arriving_.join();
+  if (!error.empty()) throw Error(error);
+  if (!arrived) throw Error("post-copy: the source finished before the microVM was handed over");
+  if (const uint64_t left = postcopy_->missing()) {
+    throw Error(fmt::format("post-copy: the source finished with {} pages never sent", left));
+  }
+  postcopy_->finish();
+  const double total_ms = progress_.elapsed_ms();
+  progress_.update([&](MigrationStatus& s) { s.total_ms = total_ms; });
+  stream.send(MsgType::kPostcopyDone);
 }
 
 }  // namespace hearth::migration

@@ -5,6 +5,7 @@
 // are fetched on demand (userfaultfd). Any failure before the VM runs discards it; after (post-copy) the
 // VM cannot continue: either way the hooks' failed() ends the process with an error.
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <string>
@@ -43,7 +44,10 @@ class Destination {
   void run();
   void receive(Stream& stream);
   VmConfig read_config(const Message& message);
-  void arrive(Stream& stream, const SavedState& state);
+  void restore_and_report_ready(Stream& stream, const SavedState& state);
+  void run_here(Stream& stream);
+  [[noreturn]] void die(const std::string& what);
+  void receive_postcopy(Stream& stream, const SavedState& state, std::vector<std::vector<uint64_t>> missing);
 
   EventLoop& loop_;
   VmmOptions options_;
@@ -58,7 +62,9 @@ class Destination {
   VmConfig config_;
   std::unique_ptr<Vmm> vmm_;  // until it runs; then the hooks own it
   Vmm* running_ = nullptr;
+  const GuestMemory* guest_ = nullptr;  // the incoming VM's memory, while this owns it or after
   std::unique_ptr<Postcopy> postcopy_;
+  std::thread arriving_;  // post-copy: restores and runs the VM while thread_ receives pages
   std::thread thread_;
 };
 

@@ -29,6 +29,10 @@ class Progress {
   }
   double elapsed_ms() const {
     std::lock_guard lock(mutex_);
+    return elapsed_ms_unlocked();
+  }
+  // Inside update() (which holds the lock).
+  double elapsed_ms_unlocked() const {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
   }
 

@@ -22,7 +22,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr milliseconds kConnectTimeout{10000};
+constexpr milliseconds kConnectTimeout{5000};  // a destination just told to listen gets this long
 constexpr milliseconds kPeerTimeout{60000};  // the destination builds a VM or restores one meanwhile
 constexpr double kStateCostMs = 2;          // sending and restoring vCPU and device state, beyond pages
 constexpr unsigned kThrottleFirst = 20, kThrottleStep = 10, kThrottleMax = 99;
@@ -101,6 +101,38 @@ Outcome Source::migrate() {
         s.stream_ = nullptr;
       }
     } detach{*this};
+    try {
+      exchange(stream);
+    } catch (const Error& e) {
+      throw Error(with_peer_reason(stream, e.what()));
+    }
+    progress_.update([&](MigrationStatus& s) {
+      s.phase = MigrationPhase::kCompleted;
+      s.bytes_sent = stream.bytes_sent();
+      s.total_ms = progress_.elapsed_ms_unlocked();
+      s.throttle_percent = 0;
+    });
+    SPDLOG_INFO("migration to {} completed: {} bytes in {:.1f} ms, downtime {:.1f} ms", params_.request.url,
+                stream.bytes_sent(), progress_.get().total_ms, progress_.get().downtime_ms);
+    return Outcome::kCompleted;
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+}
+
+// A send that fails because the destination gave up hides its reason: it sent one before it hung up.
+std::string Source::with_peer_reason(Stream& stream, const std::string& what) {
+  try {
+    for (int i = 0; i < 64; ++i) {
+      Message m = stream.receive(milliseconds(200));
+      if (m.type == MsgType::kError) return fmt::format("the destination failed: {}", m.text());
+    }
+  } catch (const std::exception&) {
+  }
+  return what;
+}
+
+void Source::exchange(Stream& stream) {
     stream.send_preamble();
     const uint32_t version = stream.read_preamble(kPeerTimeout);
     if (version != kProtocolVersion) {
@@ -119,33 +151,25 @@ Outcome Source::migrate() {
     } else {
       stop_and_copy(stream);
     }
-    progress_.update([&](MigrationStatus& s) {
-      s.phase = MigrationPhase::kCompleted;
-      s.bytes_sent = stream.bytes_sent();
-      s.total_ms = progress_.elapsed_ms();
-      s.throttle_percent = 0;
-    });
-    SPDLOG_INFO("migration to {} completed: {} bytes in {:.1f} ms, downtime {:.1f} ms", params_.request.url,
-                stream.bytes_sent(), progress_.get().total_ms, progress_.get().downtime_ms);
-    return Outcome::kCompleted;
-  } catch (const std::exception& e) {
-    const bool lost = committed_;
-    const std::string why = lost ? fmt::format("{} (after the hand-over: the microVM cannot continue on either side)", e.what())
-                                 : e.what();
-    progress_.update([&](MigrationStatus& s) {
-      s.phase = MigrationPhase::kFailed;
-      s.error = why;
-      s.total_ms = progress_.elapsed_ms();
-    });
-    SPDLOG_ERROR("migration to {} failed: {}", params_.request.url, why);
-    if (lost) return Outcome::kFailedLost;
-    try {
-      restore_here();
-    } catch (const std::exception& again) {
-      SPDLOG_ERROR("migration: resuming the microVM here failed too: {}", again.what());
-    }
-    return Outcome::kFailedResumed;
+}
+
+Outcome Source::fail(const std::string& what) {
+  const bool lost = committed_;
+  const std::string why =
+      lost ? fmt::format("{} (after the hand-over: the microVM cannot continue on either side)", what) : what;
+  progress_.update([&](MigrationStatus& s) {
+    s.phase = MigrationPhase::kFailed;
+    s.error = why;
+    s.total_ms = progress_.elapsed_ms_unlocked();
+  });
+  SPDLOG_ERROR("migration to {} failed: {}", params_.request.url, why);
+  if (lost) return Outcome::kFailedLost;
+  try {
+    restore_here();
+  } catch (const std::exception& again) {
+    SPDLOG_ERROR("migration: resuming the microVM here failed too: {}", again.what());
   }
+  return Outcome::kFailedResumed;
 }
 
 void Source::precopy(Stream& stream) {
@@ -269,16 +293,17 @@ void Source::postcopy(Stream& stream) {
   stream.send(MsgType::kPostcopy, std::span(&part, 1));
   stream.send(MsgType::kState, saved_state_json(saved_).dump());
   SPDLOG_INFO("migration: post-copy with {} pages left on the source", count_pages(pending_));
-  hand_over(stream);
   serve_postcopy(stream);
 }
 
-// The destination runs and asks for the pages it touches; the rest are pushed in order meanwhile.
+// Serves the pages the destination asks for from now on: restoring its devices may already touch some.
+// Once it is ready the VM is handed over; then the destination runs, and the pages it has not asked for
+// are pushed in order meanwhile.
 void Source::serve_postcopy(Stream& stream) {
   std::mutex mutex;
   std::condition_variable cv;
   std::deque<uint64_t> requested;
-  bool done = false, resumed = false;
+  bool ready = false, done = false, resumed = false;
   std::string error;
   std::thread reader([&] {
     ::pthread_setname_np(::pthread_self(), "hearth_mig_req");
@@ -286,7 +311,9 @@ void Source::serve_postcopy(Stream& stream) {
       for (;;) {
         Message m = stream.receive();
         std::lock_guard lock(mutex);
-        if (m.type == MsgType::kResumed) {
+        if (m.type == MsgType::kReady) {
+          ready = true;
+        } else if (m.type == MsgType::kResumed) {
           resumed = true;
           progress_.update([&](MigrationStatus& s) { s.downtime_ms = ms_since(paused_at_); });
         } else if (m.type == MsgType::kPageRequest) {
@@ -331,25 +358,37 @@ void Source::serve_postcopy(Stream& stream) {
     word &= ~bit;
     return true;
   };
+  const auto ready_by = Clock::now() + kPeerTimeout;
   size_t region = 0;
   uint64_t word = 0;
   for (;;) {
     std::vector<uint64_t> urgent;
+    bool hand_over_now = false;
     {
-      std::lock_guard lock(mutex);
+      std::unique_lock lock(mutex);
+      if (!committed_ && !ready) {
+        // Before the hand-over only what the destination asks for moves.
+        cv.wait_for(lock, milliseconds(10), [&] { return ready || !requested.empty() || !error.empty(); });
+        if (!ready && requested.empty() && error.empty() && Clock::now() > ready_by) {
+          throw Error("the destination did not get ready for post-copy in time");
+        }
+      }
       if (!error.empty()) throw Error(error);
       urgent.assign(requested.begin(), requested.end());
       requested.clear();
+      hand_over_now = ready && !committed_;
+    }
+    if (hand_over_now) {
+      stream.send(MsgType::kCommit);
+      committed_ = true;
     }
     for (uint64_t addr : urgent) {
       size_t r = 0;
       uint64_t page = 0;
       if (locate_page(memory, addr, r, page) && take(r, page)) sender.add(r, page, false);
     }
-    if (!urgent.empty()) {
-      sender.flush();
-      continue;
-    }
+    sender.flush();
+    if (!urgent.empty() || !committed_) continue;
     // Background: the next word of pending pages.
     while (region < pending_.size() && word >= pending_[region].size()) {
       ++region;

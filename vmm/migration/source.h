@@ -44,6 +44,9 @@ class Source {
  private:
   void run();
   Outcome migrate();
+  void exchange(Stream& stream);
+  Outcome fail(const std::string& what);
+  std::string with_peer_reason(Stream& stream, const std::string& what);
   void precopy(Stream& stream);
   void stop_and_copy(Stream& stream);
   void postcopy(Stream& stream);

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include "vmm/migration/pages.h"
 #include "vmm/migration/postcopy.h"
 #include "vmm/migration/saved_state_json.h"
+#include "vmm/seccomp/seccomp.h"
 
 namespace hearth::migration {
 namespace {
@@ -65,6 +67,7 @@ Destination::Destination(EventLoop& loop, VmmOptions options, MigrationReceiveRe
   SPDLOG_INFO("migration: listening on {}", request_.url);
   thread_ = std::thread([this] {
     ::pthread_setname_np(::pthread_self(), "hearth_mig_recv");
+    seccomp::install_thread_filter(seccomp::ThreadKind::kMigration);
     run();
   });
 }
@@ -86,7 +89,10 @@ void Destination::run() {
     UniqueFd fd = accept_one(listener_.get(), cancel_.fd());
     if (!fd) return;
     listener_.reset();
-    if (request_.url.rfind("unix:", 0) == 0) ::unlink(request_.url.c_str() + 5);
+    if (request_.url.rfind("unix:", 0) == 0) {
+      // Filesystem calls are the VMM thread's (this thread's seccomp filter has none).
+      loop_.post([path = request_.url.substr(5)] { ::unlink(path.c_str()); });
+    }
     Stream stream(std::move(fd));
     {
       std::lock_guard lock(stream_mutex_);
@@ -135,7 +141,10 @@ VmConfig Destination::read_config(const Message& message) {
     throw Error(fmt::format("the source's configuration is refused here: {}", e.what()));
   }
   check_memory(j.value("memory", nlohmann::json()), Vmm::ram_ranges(config));
-  check_drives(config, j.value("drives", nlohmann::json::array()), request_.drive_overrides);
+  // Filesystem calls are the VMM thread's (this thread's seccomp filter has none).
+  call_on_loop(loop_, cancelled_, [&] {
+    check_drives(config, j.value("drives", nlohmann::json::array()), request_.drive_overrides);
+  });
   SPDLOG_INFO("migration: receiving a microVM from Hearth {} ({} vCPUs, {} MiB)", j.value("hearth_version", "?"),
               config.machine.vcpu_count, config.machine.mem_size_mib);
   return config;
@@ -251,6 +260,8 @@ void Destination::receive_postcopy(Stream& stream, const SavedState& state, Bitm
   bool committed = false, arrived = false;
   std::string error;
   arriving_ = std::thread([&, state] {
+    ::pthread_setname_np(::pthread_self(), "hearth_mig_run");
+    seccomp::install_thread_filter(seccomp::ThreadKind::kMigration);
     try {
       restore_and_report_ready(stream, state);
       {

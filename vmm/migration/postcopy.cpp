@@ -14,6 +14,7 @@
 
 #include "vmm/base/error.h"
 #include "vmm/memory/uffd.h"
+#include "vmm/seccomp/seccomp.h"
 
 namespace hearth::migration {
 namespace {
@@ -44,6 +45,7 @@ Postcopy::Postcopy(const GuestMemory& memory, Stream& stream, Bitmaps missing) :
   uffd_ = register_guest_memory(memory);
   faults_ = std::thread([this] {
     ::pthread_setname_np(::pthread_self(), "hearth_mig_uffd");
+    seccomp::install_thread_filter(seccomp::ThreadKind::kMigration);
     serve_faults();
   });
 }

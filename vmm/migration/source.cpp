@@ -15,6 +15,7 @@
 #include "vmm/migration/loop_call.h"
 #include "vmm/migration/pages.h"
 #include "vmm/migration/saved_state_json.h"
+#include "vmm/seccomp/seccomp.h"
 
 namespace hearth::migration {
 namespace {
@@ -64,9 +65,11 @@ Message expect(Stream& stream, MsgType want, milliseconds timeout) {
 
 Source::Source(EventLoop& loop, Vmm& vmm, Params params, std::function<void(Outcome)> finished)
     : loop_(loop), vmm_(vmm), params_(std::move(params)), finished_(std::move(finished)) {
+  drives_ = drives_json(params_.vm_config);  // here, on the VMM thread: the sender's filter has no stat
   progress_.update([](MigrationStatus& s) { s.phase = MigrationPhase::kPrecopy; });
   thread_ = std::thread([this] {
     ::pthread_setname_np(::pthread_self(), "hearth_mig_send");
+    seccomp::install_thread_filter(seccomp::ThreadKind::kMigration);
     run();
   });
 }
@@ -142,7 +145,7 @@ void Source::exchange(Stream& stream) {
     const nlohmann::json config = {{"hearth_version", params_.hearth_version},
                                    {"vm_config", params_.vm_config},
                                    {"memory", memory_json(vmm_.memory())},
-                                   {"drives", drives_json(params_.vm_config)}};
+                                   {"drives", drives_}};
     stream.send(MsgType::kConfig, config.dump());
     expect(stream, MsgType::kConfigAck, kPeerTimeout);
     precopy(stream);
@@ -307,6 +310,7 @@ void Source::serve_postcopy(Stream& stream) {
   std::string error;
   std::thread reader([&] {
     ::pthread_setname_np(::pthread_self(), "hearth_mig_req");
+    seccomp::install_thread_filter(seccomp::ThreadKind::kMigration);
     try {
       for (;;) {
         Message m = stream.receive();

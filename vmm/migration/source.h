@@ -58,6 +58,7 @@ class Source {
   EventLoop& loop_;
   Vmm& vmm_;
   Params params_;
+  nlohmann::json drives_;  // each drive's path and size, for the destination to check
   std::function<void(Outcome)> finished_;
   Progress progress_;
   std::atomic<bool> cancelled_{false};

@@ -2,6 +2,11 @@
 // log, userfaultfd, and guest-memory mappings. The list was agreed with the migration code's owner;
 // it does not allow opening files except for log output.
 #include <fcntl.h>
+#include <sched.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+
+#include <cerrno>
 #include <linux/kvm.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
@@ -26,6 +31,13 @@ std::vector<Rule> migration_rules() {
                 UFFDIO_WAKE, UFFDIO_COPY, UFFDIO_ZEROPAGE, UFFDIO_WRITEPROTECT, UFFDIO_CONTINUE, FIONREAD, FIONBIO},
                true);
   allow_values(r, "fcntl", 1, {F_DUPFD_CLOEXEC}, true);
+  // Post-copy starts threads from migration threads (the page-request reader, the VM's arrival, the
+  // userfaultfd server): glibc's thread start-up and naming, threads only.
+  append(r, {allow("set_robust_list"), allow("rseq"), allow_if("clone", {arg_masked(0, CLONE_THREAD, CLONE_THREAD)})});
+  r.push_back(Rule{"clone3", {}, Action{Action::Kind::kErrno, ENOSYS}});
+  allow_values(r, "prctl", 0, {PR_SET_NAME, PR_GET_NAME, PR_SET_NO_NEW_PRIVS}, true);
+  // A new thread installs its own (migration) filter on top of the inherited one: only adds restrictions.
+  r.push_back(allow_if("seccomp", {arg_eq32(0, SECCOMP_SET_MODE_FILTER)}));
   return r;
 }
 

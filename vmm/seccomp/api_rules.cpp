@@ -14,6 +14,7 @@ std::vector<Rule> api_rules() {
       allow("recvfrom"), allow("sendto"), allow("recvmsg"), allow("sendmsg"), allow("shutdown"),
       allow("eventfd2"),
       allow_if("ioctl", {arg_eq32(1, FIONBIO)}),
+      openat_fails(),
   };
 }
 

@@ -25,7 +25,9 @@ std::vector<Rule> common_rules() {
       allow("lseek"),
   };
   // Signals only to our own process (pthread_kill, abort): never to another one.
-  r.push_back(allow_if("tgkill", {arg_eq(0, static_cast<uint64_t>(::getpid()))}));
+  ArgCheck own{0, CmpOp::kEq, 0, 0, false};
+  own.own_pid = true;
+  r.push_back(allow_if("tgkill", {own}));
   allow_values(r, "fcntl", 1, {F_GETFD, F_SETFD, F_GETFL, F_SETFL}, true);
   return r;
 }

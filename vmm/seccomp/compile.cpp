@@ -35,7 +35,9 @@ uint32_t to_scmp(const Action& a) {
   return SCMP_ACT_KILL_PROCESS;
 }
 
-scmp_arg_cmp to_scmp(const ArgCheck& c) {
+scmp_arg_cmp to_scmp(const ArgCheck& check) {
+  ArgCheck c = check;
+  if (c.own_pid) c.value = static_cast<uint64_t>(::getpid());
   scmp_arg_cmp out{};
   out.arg = c.index;
   out.datum_a = c.value;
@@ -65,7 +67,7 @@ scmp_arg_cmp to_scmp(const ArgCheck& c) {
 std::string describe_args(const Rule& r) {
   std::string s;
   for (const ArgCheck& c : r.args) {
-    s += fmt::format("{}:{}:{}:{}:{};", c.index, static_cast<int>(c.op), c.value, c.mask, c.dword);
+    s += fmt::format("{}:{}:{}:{}:{}:{};", c.index, static_cast<int>(c.op), c.value, c.mask, c.dword, c.own_pid);
   }
   return s;
 }

@@ -63,8 +63,13 @@ class Reader {
     const std::string type = v.value("type", "qword");
     if (type != "dword" && type != "qword") fail(pointer + "/type", "'type' must be \"dword\" or \"qword\"");
     c.dword = type == "dword";
-    if (!v.contains("val") || !v["val"].is_number_unsigned()) fail(pointer + "/val", "'val' must be an unsigned number");
-    c.value = v["val"].get<uint64_t>();
+    if (v.contains("val") && v["val"] == "self_pid") {
+      c.own_pid = true;  // Hearth extension: the pid of the hearth that loads the policy
+    } else if (!v.contains("val") || !v["val"].is_number_unsigned()) {
+      fail(pointer + "/val", "'val' must be an unsigned number or \"self_pid\"");
+    } else {
+      c.value = v["val"].get<uint64_t>();
+    }
     if (c.dword && c.value > 0xffffffffu) fail(pointer + "/val", "'val' does not fit a dword");
     if (!v.contains("op")) fail(pointer, "missing 'op'");
     const json& op = v["op"];
@@ -168,6 +173,7 @@ json policy_to_json(const Policy& policy) {
       if (!(r.action == Action{})) entry["action"] = action_json(r.action);
       for (const ArgCheck& c : r.args) {
         json a = {{"index", c.index}, {"type", c.dword ? "dword" : "qword"}, {"val", c.value}};
+        if (c.own_pid) a["val"] = "self_pid";
         a["op"] = c.op == CmpOp::kMaskedEq ? json{{"masked_eq", c.mask}} : json(ops[static_cast<int>(c.op)]);
         entry["args"].push_back(a);
       }

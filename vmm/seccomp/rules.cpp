@@ -1,5 +1,7 @@
 #include "vmm/seccomp/rules.h"
 
+#include <cerrno>
+
 namespace hearth::seccomp {
 
 void allow_values(std::vector<Rule>& rules, const std::string& name, unsigned index,
@@ -8,5 +10,7 @@ void allow_values(std::vector<Rule>& rules, const std::string& name, unsigned in
 }
 
 void append(std::vector<Rule>& to, const std::vector<Rule>& from) { to.insert(to.end(), from.begin(), from.end()); }
+
+Rule openat_fails() { return Rule{"openat", {}, Action{Action::Kind::kErrno, EACCES}}; }
 
 }  // namespace hearth::seccomp

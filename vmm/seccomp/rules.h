@@ -18,6 +18,7 @@ struct ArgCheck {
   uint64_t value = 0;
   uint64_t mask = 0;
   bool dword = false;  // compare only the low 32 bits (ioctl requests, flags the kernel reads as int)
+  bool own_pid = false;  // `value` is the compiling process's pid ("val": "self_pid" in a policy file)
 };
 
 // What happens to a syscall: allowed, failed with an errno, or the filter's default.
@@ -56,5 +57,9 @@ inline ArgCheck arg_masked(unsigned index, uint64_t mask, uint64_t value) {
 void allow_values(std::vector<Rule>& rules, const std::string& name, unsigned index,
                   const std::vector<uint64_t>& values, bool dword = false);
 void append(std::vector<Rule>& to, const std::vector<Rule>& from);
+// For threads that open no files: openat fails with EACCES instead of killing the process. glibc's
+// malloc opens /proc/sys/vm/overcommit_memory once, from whichever thread first trims a heap, and
+// copes with a failed open (it then never shrinks heaps); the thread still opens nothing.
+Rule openat_fails();
 
 }  // namespace hearth::seccomp

@@ -9,6 +9,7 @@ namespace hearth::seccomp {
 std::vector<Rule> vcpu_rules() {
   std::vector<Rule> r = {
       allow("poll"),  // the serial console waits (bounded) for a full stdout pipe to drain
+      openat_fails(),
   };
   allow_values(r, "ioctl", 1, {KVM_RUN, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS}, true);
   return r;

@@ -44,10 +44,12 @@ TEST(PolicyFile, AcceptsFirecrackersFormat) {
       {"syscall": "read"},
       {"syscall": "ioctl", "comment": "KVM_RUN", "args": [{"index": 1, "type": "dword", "op": "eq", "val": 44672}]},
       {"syscall": "mmap", "args": [{"index": 2, "type": "qword", "op": {"masked_eq": 4}, "val": 0}]},
-      {"syscall": "getppid", "action": {"errno": 1}}
+      {"syscall": "getppid", "action": {"errno": 1}},
+      {"syscall": "tgkill", "args": [{"index": 0, "op": "eq", "val": "self_pid"}]}
     ]})"), "p.json");
   const Filter& f = p.at("vcpu");
-  ASSERT_EQ(f.rules.size(), 4u);
+  ASSERT_EQ(f.rules.size(), 5u);
+  EXPECT_TRUE(f.rules[4].args[0].own_pid);
   EXPECT_EQ(f.rules[1].args[0].value, 44672u);
   EXPECT_TRUE(f.rules[1].args[0].dword);
   EXPECT_EQ(f.rules[2].args[0].op, CmpOp::kMaskedEq);

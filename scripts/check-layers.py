@@ -6,7 +6,7 @@ Layers, lowest first (docs/architecture.md explains them):
   platform    vmm/memory vmm/kvm vmm/arch vmm/acpi vmm/loader -> foundation, platform
   devices     devices/                                  -> foundation, vmm/memory, devices
   virtio      virtio/                                   -> foundation, vmm/memory, devices, virtio
-  vmm         vmm/device_manager vmm/core vmm/snapshot  -> everything below, never api/
+  vmm         vmm/device_manager vmm/core vmm/snapshot vmm/migration -> everything below, never api/
   api         api/                                      -> foundation, api (never KVM, devices or the VMM)
   jailer      jailer/                                   -> foundation, jailer
   main        vmm/main                                  -> everything
@@ -20,7 +20,7 @@ import sys
 
 GROUPS = [  # (group, path prefixes); the first matching prefix wins
     ("main", ["vmm/main/"]),
-    ("vmm", ["vmm/device_manager/", "vmm/core/", "vmm/snapshot/"]),
+    ("vmm", ["vmm/device_manager/", "vmm/core/", "vmm/snapshot/", "vmm/migration/"]),
     ("foundation", ["vmm/base/", "vmm/config/", "vmm/metrics/", "vmm/seccomp/"]),
     ("jailer", ["jailer/"]),
     ("platform", ["vmm/memory/", "vmm/kvm/", "vmm/arch/", "vmm/acpi/", "vmm/loader/"]),

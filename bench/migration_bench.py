@@ -351,7 +351,7 @@ def hearth_run(args, mem_mib, n_pages, tmp, i):
         periods = baseline_periods(src_serial.snapshot(), every)
 
         body = {"url": url, "max_downtime_ms": args.max_downtime_ms, "max_rounds": args.max_rounds,
-                "bandwidth_mib_s": args.bandwidth_mib_s, "auto_converge": True, "post_copy": False}
+                "bandwidth_mib_s": args.bandwidth_mib_s, "auto_converge": True, "post_copy": args.post_copy}
         api = Api(ssock, timeout_s, src)
         poller = Poller(ssock, src, timeout_s)
         t0 = time.monotonic()
@@ -381,6 +381,9 @@ def hearth_run(args, mem_mib, n_pages, tmp, i):
         except (BenchError, OSError, http.client.HTTPException, ValueError) as e:
             dview = {"error": f"GET /migration on the destination: {e}"}
         r["destination_view"] = dview
+        if dview.get("pages_requested") is not None:  # post-copy: pages the destination pulled on demand
+            r["pages_requested"] = dview["pages_requested"]
+        r["destination_state"] = dview.get("state")
         r["source_last_view"] = last
         # The source answers PUT /migration/send and exits, so a poll rarely sees it "completed"; its log line
         # "migration to <url> completed: <n> bytes in <ms> ms, downtime <ms> ms" has the final figures.
@@ -532,6 +535,7 @@ METRICS = [
     ("sent_mib", "sent (MiB)", 2),
     ("rounds", "rounds", 0),
     ("max_throttle_percent", "throttle (%)", 0),
+    ("pages_requested", "post-copy pages requested (destination)", 0),
 ]
 
 
@@ -576,6 +580,9 @@ def main():
                    help="link limit for both: Hearth bandwidth_mib_s, QEMU max-bandwidth (0: unlimited)")
     p.add_argument("--qemu-max-bandwidth", type=int, default=100 << 30,
                    help="QEMU max-bandwidth without --bandwidth-mib-s, bytes/s (default 100 GiB/s: unlimited)")
+    p.add_argument("--post-copy", action="store_true",
+                   help="Hearth only: send post_copy true (with --bandwidth-mib-s 1 --max-downtime-ms 1 unless "
+                        "given, so pre-copy cannot converge and the switch to post-copy happens)")
     p.add_argument("--transport", choices=["unix", "tcp"], default="unix",
                    help="unix:<tmp>/mig.sock or tcp:127.0.0.1:<free port>")
     p.add_argument("--hearth-receive-api", action="store_true",
@@ -591,6 +598,13 @@ def main():
     p.add_argument("--out", default="", help="also write a JSON report here")
     args = p.parse_args()
     benchlib.check_guest(p, args)
+    if args.post_copy:
+        if not args.only:
+            args.only = ["hearth"]
+        if not args.bandwidth_mib_s:
+            args.bandwidth_mib_s = 1
+        if args.max_downtime_ms == 50:
+            args.max_downtime_ms = 1
     if args.quick:
         args.runs, args.mem_mib, args.workloads = 1, "256", "idle,d64"
     try:
@@ -635,7 +649,8 @@ def main():
                         if r["ok"]:
                             state = ", ".join(f"{k} {r.get(k)}" for k in
                                               ("total_ms", "vmm_downtime_ms", "guest_downtime_ms", "sent_mib",
-                                               "rounds"))
+                                               "rounds") + (("pages_requested", "destination_state", "states_seen")
+                                                            if args.post_copy else ()))
                         else:
                             state = f"FAILED: {r['error']}"
                         print(f"  {mem} MiB {w} {side} run {i + 1}: {state}", flush=True)

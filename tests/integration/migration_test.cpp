@@ -187,6 +187,7 @@ TEST_F(MigrationTest, OverAUnixSocketTheCountGoesOnAndEveryPageVerifies) {
   const json status = dest->migration();
   EXPECT_EQ(status.value("state", ""), "completed") << status.dump();
   EXPECT_GT(status.value("bytes_sent", 0), 0) << status.dump();
+  EXPECT_GT(status.value("downtime_ms", 0.0), 0.0) << status.dump();
   EXPECT_EQ(json::parse(dest->poll->get("/").body).value("state", ""), "Running");
   // The destination took the configuration from the stream.
   const json config = json::parse(dest->poll->get("/vm/config").body);

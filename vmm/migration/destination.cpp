@@ -195,6 +195,7 @@ void Destination::receive(Stream& stream) {
         break;
       }
       case MsgType::kState: {
+        state_arrived_ = std::chrono::steady_clock::now();
         const SavedState state = parse_saved_state(nlohmann::json::parse(m.text(), nullptr, false));
         if (postcopy) {
           receive_postcopy(stream, state, std::move(missing));
@@ -245,6 +246,11 @@ void Destination::run_here(Stream& stream) {
     running_ = vmm_.get();
     hooks_.arrived(std::move(vmm_), config_);
   });
+  // What this side sees of the downtime: from the state's arrival (the source paused just before
+  // sending its last pages) to running.
+  const double downtime =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - state_arrived_).count();
+  progress_.update([&](MigrationStatus& s) { s.downtime_ms = downtime; });
   stream.send(MsgType::kResumed);
 }
 

@@ -5,6 +5,7 @@
 // are fetched on demand (userfaultfd). Any failure before the VM runs discards it; after (post-copy) the
 // VM cannot continue: either way the hooks' failed() ends the process with an error.
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -60,6 +61,7 @@ class Destination {
   std::mutex stream_mutex_;
   Stream* stream_ = nullptr;
   VmConfig config_;
+  std::chrono::steady_clock::time_point state_arrived_{};
   std::unique_ptr<Vmm> vmm_;  // until it runs; then the hooks own it
   Vmm* running_ = nullptr;
   const GuestMemory* guest_ = nullptr;  // the incoming VM's memory, while this owns it or after

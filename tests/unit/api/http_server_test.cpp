@@ -15,11 +15,13 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "api/deferred_response.h"
 #include "vmm/base/error.h"
 
 namespace hearth::api {
@@ -143,6 +145,79 @@ TEST(HttpServer, TwoClientsAtOnce) {
   EXPECT_EQ(read_reply(b, bbuf).body, "GET /b ");
   send_all(a, "cd");
   EXPECT_EQ(read_reply(a, abuf).body, "PUT /a abcd");
+}
+
+// Waits (up to 5 s, a bound for a hung server, not a verdict on speed) until `pred` holds.
+bool eventually(const std::function<bool()>& pred) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+// PUT /wait answers through a DeferredResponse the test completes; everything else echoes.
+struct DeferringHandler {
+  std::mutex mutex;
+  std::vector<std::shared_ptr<DeferredResponse>> waiting;
+  HttpServer::Handler handler() {
+    return [this](const HttpRequest& r) {
+      if (r.path != "/wait") return echo(r);
+      auto d = std::make_shared<DeferredResponse>();
+      std::lock_guard lock(mutex);
+      waiting.push_back(d);
+      HttpResponse resp;
+      resp.deferred = d;
+      return resp;
+    };
+  }
+  std::shared_ptr<DeferredResponse> get(size_t i) {
+    std::lock_guard lock(mutex);
+    return i < waiting.size() ? waiting[i] : nullptr;
+  }
+};
+
+TEST(HttpServer, DeferredResponseWaitsWhileOthersAreServed) {
+  DeferringHandler h;
+  TestServer server(h.handler());
+  UniqueFd a = server.connect();
+  UniqueFd b = server.connect();
+  std::string abuf, bbuf;
+  send_all(a, "PUT /wait HTTP/1.1\r\n\r\nGET /after HTTP/1.1\r\n\r\n");
+  ASSERT_TRUE(eventually([&] { return server.stats().deferred_pending == 1; }));
+  send_all(b, "GET /b HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(read_reply(b, bbuf).body, "GET /b ");
+  // A has nothing yet: neither its deferred answer nor the pipelined one.
+  pollfd p{a.get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 0);
+  std::thread completer([&] { h.get(0)->complete(HttpResponse{202, "done later", "text/plain"}); });
+  completer.join();
+  Reply r = read_reply(a, abuf);
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(r.body, "done later");
+  EXPECT_EQ(read_reply(a, abuf).body, "GET /after ");
+  EXPECT_TRUE(eventually([&] { return server.stats().deferred_pending == 0; }));
+  EXPECT_EQ(h.get(1), nullptr);  // the pipelined request was not a second deferred one
+}
+
+TEST(HttpServer, AClientThatLeavesWhileWaitingDoesNotBreakTheServer) {
+  DeferringHandler h;
+  TestServer server(h.handler());
+  {
+    UniqueFd a = server.connect();
+    send_all(a, "PUT /wait HTTP/1.1\r\n\r\n");
+    ASSERT_TRUE(eventually([&] { return server.stats().deferred_pending == 1; }));
+  }  // A hangs up
+  UniqueFd b = server.connect();
+  std::string bbuf;
+  send_all(b, "GET /b HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(read_reply(b, bbuf).body, "GET /b ");
+  std::thread completer([&] { h.get(0)->complete(HttpResponse{200, "nobody listens", "text/plain"}); });
+  completer.join();
+  EXPECT_TRUE(eventually([&] { return server.stats().deferred_pending == 0; }));
+  send_all(b, "GET /c HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(read_reply(b, bbuf).body, "GET /c ");
 }
 
 TEST(HttpServer, PayloadTooLargeClosesConnection) {

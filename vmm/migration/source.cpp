@@ -239,6 +239,21 @@ void Source::adjust_throttle(double dirty_rate, double link_rate, uint32_t round
 
 void Source::stop_and_copy(Stream& stream) {
   progress_.update([](MigrationStatus& s) { s.phase = MigrationPhase::kStopAndCopy; });
+  pause_and_save();
+  PageSender sender(stream, vmm_.memory(), 0);  // the guest is stopped: no pacing now
+  sender.send_bitmaps(pending_, false);
+  stream.send(MsgType::kState, saved_state_json(saved_).dump());
+  hand_over(stream);
+  expect(stream, MsgType::kResumed, kPeerTimeout);
+  const double downtime = ms_since(paused_at_);
+  progress_.update([&](MigrationStatus& s) {
+    s.downtime_ms = downtime;
+    s.dirty_pages_last_round = count_pages(pending_);
+  });
+}
+
+// Stops the guest (the VMM thread does it), saves its state and adds the pages it dirtied last.
+void Source::pause_and_save() {
   paused_at_ = Clock::now();
   Bitmaps last;
   call_on_loop(loop_, cancelled_, [&] {
@@ -250,16 +265,6 @@ void Source::stop_and_copy(Stream& stream) {
     last = vmm_.take_dirty_bitmaps();
   });
   merge_into(pending_, last);
-  PageSender sender(stream, vmm_.memory(), 0);  // the guest is stopped: no pacing now
-  sender.send_bitmaps(pending_, false);
-  stream.send(MsgType::kState, saved_state_json(saved_).dump());
-  hand_over(stream);
-  expect(stream, MsgType::kResumed, kPeerTimeout);
-  const double downtime = ms_since(paused_at_);
-  progress_.update([&](MigrationStatus& s) {
-    s.downtime_ms = downtime;
-    s.dirty_pages_last_round = count_pages(pending_);
-  });
 }
 
 // The destination has restored everything and waits: from kCommit on, the VM is the destination's.
@@ -279,17 +284,7 @@ void Source::restore_here() {
 }
 
 void Source::postcopy(Stream& stream) {
-  paused_at_ = Clock::now();
-  Bitmaps last;
-  call_on_loop(loop_, cancelled_, [&] {
-    if (vmm_.state() == VmState::kRunning) {
-      vmm_.pause();
-      paused_here_ = true;
-    }
-    saved_ = vmm_.save_state();
-    last = vmm_.take_dirty_bitmaps();
-  });
-  merge_into(pending_, last);
+  pause_and_save();
   std::vector<uint64_t> words;
   for (const auto& region : pending_) words.insert(words.end(), region.begin(), region.end());
   const iovec part{words.data(), words.size() * sizeof(uint64_t)};

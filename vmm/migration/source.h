@@ -48,6 +48,7 @@ class Source {
   Outcome fail(const std::string& what);
   std::string with_peer_reason(Stream& stream, const std::string& what);
   void precopy(Stream& stream);
+  void pause_and_save();
   void stop_and_copy(Stream& stream);
   void postcopy(Stream& stream);
   void hand_over(Stream& stream);

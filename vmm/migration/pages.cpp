@@ -166,29 +166,42 @@ uint64_t apply_page_batch(const Message& message, const GuestMemory& memory, Pag
   if (table_end > p.size()) {
     throw Error(fmt::format("migration stream: a page batch announces {} runs but has {} bytes", count, p.size()));
   }
-  uint64_t data_at = table_end, total = 0;
-  for (uint32_t i = 0; i < count; ++i) {
+  auto run_at = [&](uint32_t i) {
     WireRun run{};
     std::memcpy(&run, p.data() + 8 + uint64_t{i} * sizeof(WireRun), sizeof(run));
+    return run;
+  };
+  // Everything is checked before anything is written: a refused batch changes nothing.
+  uint64_t data_at = table_end, total = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    const WireRun run = run_at(i);
     const uint64_t len = uint64_t{run.pages} * kPageSize;
     if (run.pages == 0 || run.guest_addr % kPageSize != 0 || !memory.contains(run.guest_addr, len) ||
         (run.kind != kData && run.kind != kZero)) {
       throw Error(fmt::format("migration stream: page run {} ({} pages at {:#x}, kind {}) is not in guest RAM", i,
                               run.pages, run.guest_addr, run.kind));
     }
-    if (run.kind == kZero) {
-      sink.zero(run.guest_addr, len);
-    } else {
+    if (run.kind == kData) {
       if (data_at + len > p.size()) {
         throw Error(fmt::format("migration stream: page run {} needs {} bytes past the end of its batch", i, len));
       }
-      sink.data(run.guest_addr, p.data() + data_at, len);
       data_at += len;
     }
     total += run.pages;
   }
   if (data_at != p.size()) {
     throw Error(fmt::format("migration stream: a page batch has {} bytes beyond its runs", p.size() - data_at));
+  }
+  data_at = table_end;
+  for (uint32_t i = 0; i < count; ++i) {
+    const WireRun run = run_at(i);
+    const uint64_t len = uint64_t{run.pages} * kPageSize;
+    if (run.kind == kZero) {
+      sink.zero(run.guest_addr, len);
+    } else {
+      sink.data(run.guest_addr, p.data() + data_at, len);
+      data_at += len;
+    }
   }
   return total;
 }

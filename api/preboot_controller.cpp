@@ -8,6 +8,7 @@
 #include "vmm/config/device_kind.h"
 #include "vmm/base/error.h"
 #include "vmm/base/host_file.h"
+#include "vmm/seccomp/seccomp.h"
 
 namespace hearth::api {
 namespace {
@@ -55,6 +56,7 @@ PrebootConfigController::PrebootConfigController(std::string vmm_version, VmConf
   }
   if (config_.metrics) {
     metrics_sink_ = std::make_unique<metrics::LineSink>(config_.metrics->metrics_path, "metrics.metrics_path");
+    seccomp::set_violation_metrics_fd(metrics_sink_->fd());
   }
 }
 
@@ -144,7 +146,9 @@ Result<> PrebootConfigController::put_logger(const LoggerConfig& logger) {
 
 Result<> PrebootConfigController::put_metrics(const MetricsConfig& metrics) {
   return preboot("PUT /metrics", [&] {
-    metrics_sink_ = std::make_unique<metrics::LineSink>(metrics.metrics_path, "metrics.metrics_path");
+    auto sink = std::make_unique<metrics::LineSink>(metrics.metrics_path, "metrics.metrics_path");
+    seccomp::set_violation_metrics_fd(sink->fd());
+    metrics_sink_ = std::move(sink);
     config_.metrics = metrics;
   }, false);
 }

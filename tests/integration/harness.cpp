@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +45,9 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    // A test that ctest kills at its timeout takes its hearth with it, so a hung child cannot
+    // outlive the test and eat the CPU the rest of the suite needs.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (options.stdin_fd >= 0) {
       ::dup2(options.stdin_fd, 0);
     } else {

@@ -240,6 +240,11 @@ TEST_F(JailerTest, BadInputIsOneLineAndLeavesNoJail) {
 TEST_F(JailerTest, JailedHearthBootsWithADriveAndEveryThreadIsFiltered) {
   REQUIRE_JAIL();
   HEARTH_REQUIRE_KVM();
+#ifdef HEARTH_TEST_SANITIZED
+  // ASan finds the main thread's stack in /proc/self/maps; a jail has no /proc, so the first
+  // exception hearth throws and catches is reported as a stack-use-after-scope that is not there.
+  GTEST_SKIP() << "SKIP (ASan build): ASan needs /proc/self/maps, which the jail lacks; the normal build runs this";
+#endif
   exec_name_ = "hearth";
   const std::string cpu = cpu_v1_mount();
   std::vector<std::string> extra = {"--resource-limit", "no-file=256"};

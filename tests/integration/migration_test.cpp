@@ -242,8 +242,8 @@ TEST_F(MigrationTest, PostCopyRunsOnTheDestinationAndFetchesTheRest) {
   auto dest = start_destination(url);
   const HttpReply r = send(*source, {{"url", url}, {"bandwidth_mib_s", 1}, {"max_downtime_ms", 1}, {"post_copy", true}});
   if (r.status == 400 && r.body.find("userfaultfd") != std::string::npos) GTEST_SKIP() << "no userfaultfd: " << r.body;
-  ASSERT_EQ(r.status, 204) << r.body;
   const ProcessResult exited = source->process->wait();
+  ASSERT_EQ(r.status, 204) << r.body << exited.err;
   EXPECT_EQ(exited.exit_code, 0) << exited.err;
   EXPECT_NE(exited.err.find("post-copy with"), std::string::npos) << exited.err;
   expect_continues(*source, *dest, true);

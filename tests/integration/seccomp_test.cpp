@@ -142,6 +142,29 @@ TEST_P(SeccompViolation, KilledBySigsysAndTheLogNamesTheCall) {
                                            v.syscall)));
 }
 
+// Firecracker's seccomp.num_faults: 0 in the lines of a healthy process, and a last line with 1
+// written by the SIGSYS handler, so a supervisor that reads only metrics sees the kill.
+TEST(SeccompMetrics, TheMetricsFileCountsTheFaultThatKilledTheProcess) {
+  HEARTH_REQUIRE_KVM();
+  ScopedEnv hook("HEARTH_SECCOMP_SELFTEST", "vcpu:execve:/bin/sh:0:0");
+  TempDir dir;
+  const std::string metrics = (dir.path() / "metrics.json").string();
+  auto config = testguest_config(1, 64, "console=ttyS0 testguest.run=boot");
+  config["metrics"] = {{"metrics_path", metrics}};
+  ProcessResult r = run_process({hearth_binary(), "--no-api", "--config-file", dir.write("vm.json", config.dump())},
+                                with_timeout(30000));
+  SCOPED_TRACE(r.err);
+  ASSERT_TRUE(r.signaled);
+  ASSERT_EQ(r.signal, SIGSYS);
+  std::ifstream in(metrics);
+  std::vector<json> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back()["seccomp"]["num_faults"], 1);
+  EXPECT_TRUE(lines.back()["utc_timestamp_ms"].is_number_unsigned());
+  for (size_t i = 0; i + 1 < lines.size(); ++i) EXPECT_EQ(lines[i]["seccomp"]["num_faults"], 0) << lines[i].dump();
+}
+
 INSTANTIATE_TEST_SUITE_P(
     EachThreadKind, SeccompViolation,
     ::testing::Values(Violation{"vcpu:execve:/bin/sh:0:0", "fc_vcpu 0", "vcpu", "execve"},

@@ -21,6 +21,7 @@ class LineSink {
   bool write_line(std::string_view line);
   uint64_t lost() const { return lost_; }
   const std::string& path() const { return path_; }
+  int fd() const { return fd_.get(); }
 
  private:
   std::string path_;

@@ -23,6 +23,8 @@ std::vector<Rule> common_rules() {
       allow_if("newfstatat", {arg_masked(3, AT_EMPTY_PATH, AT_EMPTY_PATH)}),
       allow("fstat"),
       allow("lseek"),
+      // pthread_getattr_np reads the thread's own affinity; ASan calls it in every new thread.
+      allow("sched_getaffinity"),
   };
   // Signals only to our own process (pthread_kill, abort): never to another one.
   ArgCheck own{0, CmpOp::kEq, 0, 0, false};

@@ -35,4 +35,9 @@ void install_thread_filter(ThreadKind kind) noexcept;
 // True once set_policy() turned filters on.
 bool enabled();
 
+// The metrics file (or FIFO) the SIGSYS handler writes its last line to:
+// {"utc_timestamp_ms": N, "seccomp": {"num_faults": 1}}, Firecracker's counter, before the process
+// dies. -1 (the default): no metrics file. The caller keeps the fd open while it is set.
+void set_violation_metrics_fd(int fd);
+
 }  // namespace hearth::seccomp

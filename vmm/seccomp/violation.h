@@ -11,4 +11,7 @@ void install_violation_handler();
 // name, taken now (before the filter is on).
 void remember_thread(const char* kind);
 
+// See seccomp.h.
+void set_violation_metrics_fd(int fd);
+
 }  // namespace hearth::seccomp

@@ -51,9 +51,11 @@ std::vector<Rule> vmm_rules() {
   allow_values(r, "ioctl", 1, {TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, FIONBIO, FIONREAD, BLKGETSIZE64}, true);
 #if defined(__SANITIZE_ADDRESS__)
   // ASan builds only: LeakSanitizer's exit-time check runs on this thread and stops the others with
-  // a ptrace-ing helper process; its reports read /proc. Never in a production build.
-  append(r, {allow("clone"), allow("ptrace"), allow("wait4"), allow("getdents64"), allow("prctl"),
-             allow("readlink"), allow("getppid"), allow("kill"), allow("process_vm_readv")});
+  // a ptrace-ing helper (which inherits this filter); it reads /proc with the legacy open and
+  // getdents. One refused call kills the helper and leaves exit() spinning forever.
+  append(r, {allow("clone"), allow("ptrace"), allow("wait4"), allow("getdents64"), allow("getdents"),
+             allow("open"), allow("prctl"), allow("readlink"), allow("getppid"), allow("kill"),
+             allow("process_vm_readv")});
 #endif
   return r;
 }

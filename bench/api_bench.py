@@ -169,6 +169,23 @@ def live_threads_cpu_ns(pid):
     return total
 
 
+def connect_when_up(sock_path, proc, t0, timeout_s):
+    """Polls connect() on sock_path until it succeeds; BenchError if proc exits or t0 + timeout_s passes."""
+    deadline = t0 + timeout_s
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(sock_path)
+            return sock
+        except (FileNotFoundError, ConnectionRefusedError):
+            sock.close()
+        if proc.poll() is not None:
+            raise BenchError(f"exited with {proc.returncode} before its socket accepted")
+        if time.monotonic() > deadline:
+            raise BenchError(f"socket not accepting after {timeout_s} s")
+        time.sleep(CONNECT_POLL_S)
+
+
 def start(side, args, tmp):
     """Starts the VMM, waits until its socket answers, returns (proc, conn, t0, t_ready)."""
     sock_path = os.path.join(tmp, SIDES[side]["socket"])
@@ -181,18 +198,7 @@ def start(side, args, tmp):
     stderr.close()
     deadline = t0 + args.timeout
     try:
-        while True:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.connect(sock_path)
-                break
-            except (FileNotFoundError, ConnectionRefusedError):
-                sock.close()
-            if proc.poll() is not None:
-                raise BenchError(f"exited with {proc.returncode} before its socket accepted")
-            if time.monotonic() > deadline:
-                raise BenchError(f"socket not accepting after {args.timeout} s")
-            time.sleep(CONNECT_POLL_S)
+        sock = connect_when_up(sock_path, proc, t0, args.timeout)
         conn = Conn(sock, max(0.1, deadline - time.monotonic()))
         try:
             SIDES[side]["ready"](conn)
@@ -270,13 +276,6 @@ def latency_run(side, args, tmp):
 
 # --- reporting -----------------------------------------------------------------------------------
 
-def percentile(values, p):
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * p // 100))
-    return ordered[int(rank) - 1]
-
-
 STARTUP_METRICS = [("ready_ms", "socket ready (ms)"), ("cpu_ms", "CPU user+sys (ms)"),
                    ("live_threads_cpu_ms", "CPU at ready, live threads (ms)"),
                    ("rss_mib", "RSS at ready (MiB)")]
@@ -344,7 +343,7 @@ def main():
     rows.append(["ok start-ups"] + [f"{sum(r['ok'] for r in results[s]['startup_runs'])}/{args.iterations}"
                                     for s in sides])
     lat_rows = [["request"] + [SIDES[s]["request"] for s in sides]]
-    for label, fn in [("median (µs)", statistics.median), ("p99 (µs)", lambda v: percentile(v, 99)),
+    for label, fn in [("median (µs)", statistics.median), ("p99 (µs)", lambda v: benchlib.percentile(v, 99)),
                       ("min (µs)", min), ("max (µs)", max)]:
         lat_rows.append([label] + [f"{fn(results[s]['latency_us']):.1f}" if results[s]["latency_us"] else "-"
                                    for s in sides])
@@ -357,7 +356,7 @@ def main():
                                 for key, _ in STARTUP_METRICS},
             "round_trip": SIDES[side]["request"],
             "latency_summary_us": None if not lat else {
-                "median": round(statistics.median(lat), 2), "p99": round(percentile(lat, 99), 2),
+                "median": round(statistics.median(lat), 2), "p99": round(benchlib.percentile(lat, 99), 2),
                 "min": round(min(lat), 2), "max": round(max(lat), 2), "mean": round(statistics.mean(lat), 2),
                 "n": len(lat)},
             "latency_us": None if not lat else [round(v, 2) for v in lat],

@@ -45,6 +45,42 @@ def summarize(values, digits=2):
             "n": len(values)}
 
 
+def percentile(values, p):
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * p // 100))
+    return ordered[int(rank) - 1]
+
+
+def summarize_p90(values, digits=2):
+    """summarize() plus the nearest-rank p90, or None when there are none."""
+    s = summarize(values, digits)
+    if s is not None:
+        s["p90"] = round(percentile(values, 90), digits)
+    return s
+
+
+def cell_p90(summary, digits=1):
+    """A table cell "median / p90", or "-" without a summary."""
+    if summary is None:
+        return "-"
+    return f"{summary['median']:.{digits}f} / {summary['p90']:.{digits}f}"
+
+
+def proc_status_fields_kib(pid, fields):
+    """{field: KiB} for the named /proc/<pid>/status fields in one read, or None when the process is gone."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                name, _, rest = line.partition(":")
+                if name in fields:
+                    out[name] = int(rest.split()[0])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return out
+
+
 def summarize_runs(runs, key, digits=2):
     """summarize() of run[key] over the successful runs that have it."""
     return summarize([r[key] for r in runs if r["ok"] and r.get(key) is not None], digits)
@@ -106,3 +142,16 @@ def write_report(path, report):
     with open(path, "w") as f:
         json.dump(report, f, indent=2)
     print(f"\nwrote {path}")
+
+
+def p90(values):
+    """Nearest-rank 90th percentile of values (not empty)."""
+    s = sorted(values)
+    return s[max(0, -(-len(s) * 9 // 10) - 1)]
+
+
+def median_p90_cell(values, digits=1):
+    """A table cell "median / p90" of values, or "-" when there are none."""
+    if not values:
+        return "-"
+    return f"{statistics.median(values):.{digits}f} / {p90(values):.{digits}f}"

@@ -142,16 +142,3 @@ def write_report(path, report):
     with open(path, "w") as f:
         json.dump(report, f, indent=2)
     print(f"\nwrote {path}")
-
-
-def p90(values):
-    """Nearest-rank 90th percentile of values (not empty)."""
-    s = sorted(values)
-    return s[max(0, -(-len(s) * 9 // 10) - 1)]
-
-
-def median_p90_cell(values, digits=1):
-    """A table cell "median / p90" of values, or "-" when there are none."""
-    if not values:
-        return "-"
-    return f"{statistics.median(values):.{digits}f} / {p90(values):.{digits}f}"

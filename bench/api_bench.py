@@ -297,20 +297,9 @@ def parse_args():
 
 def main():
     args = parse_args()
-    sides = []
-    skipped = {}
-    for side in ("hearth", "qemu"):
-        if args.only not in (None, side):
-            continue
-        binary = args.hearth if side == "hearth" else args.qemu
-        # Hearth opens /dev/kvm at start-up even without a VM; QEMU only with -accel kvm.
-        reason = benchlib.skip_reason(binary, needs_kvm=side == "hearth" or args.qemu_accel == "kvm")
-        if reason:
-            print(f"skipping {side}: {reason}")
-            skipped[side] = reason
-        else:
-            sides.append(side)
-            print(f"{side}: {' '.join(SIDES[side]['argv'](args, '<tmp>/' + SIDES[side]['socket']))}")
+    sides, skipped = benchlib.runnable_sides(args, args.only)
+    for side in sides:
+        print(f"{side}: {' '.join(SIDES[side]['argv'](args, '<tmp>/' + SIDES[side]['socket']))}")
 
     results = {s: {"startup_runs": [], "latency_us": None, "errors": []} for s in sides}
     with tempfile.TemporaryDirectory(prefix="hearth-api-bench-") as tmp:

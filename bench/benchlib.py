@@ -24,6 +24,24 @@ def skip_reason(binary, needs_kvm):
     return None
 
 
+def runnable_sides(args, only):
+    """The sides ("hearth", "qemu") that `only` (None, a name or a list) selects and that can run here,
+    and {side: reason} for those that cannot (each printed). Hearth opens /dev/kvm at start-up even
+    without a VM; QEMU only with -accel kvm."""
+    sides, skipped = [], {}
+    for side in ("hearth", "qemu"):
+        if only and side not in ([only] if isinstance(only, str) else only):
+            continue
+        binary = args.hearth if side == "hearth" else args.qemu
+        reason = skip_reason(binary, needs_kvm=side == "hearth" or args.qemu_accel == "kvm")
+        if reason:
+            print(f"skipping {side}: {reason}")
+            skipped[side] = reason
+        else:
+            sides.append(side)
+    return sides, skipped
+
+
 def proc_status_kib(pid, field):
     """A KiB field of /proc/<pid>/status ("VmHWM", "VmRSS"), or None when the process is gone."""
     prefix = field + ":"

@@ -443,17 +443,7 @@ def run_interleaved(args, sides, tmp, n, name, metrics, make, ftrace=None):
 
 def main():
     args = parse_args()
-    sides, skipped = [], {}
-    for side in ("hearth", "qemu"):
-        if args.only not in (None, side):
-            continue
-        binary = args.hearth if side == "hearth" else args.qemu
-        reason = benchlib.skip_reason(binary, needs_kvm=side == "hearth" or args.qemu_accel == "kvm")
-        if reason:
-            print(f"skipping {side}: {reason}")
-            skipped[side] = reason
-        else:
-            sides.append(side)
+    sides, skipped = benchlib.runnable_sides(args, args.only)
     if not sides:
         print("nothing to measure: every side was skipped", file=sys.stderr)
         return 1

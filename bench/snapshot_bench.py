@@ -471,15 +471,7 @@ def main():
     benchlib.check_guest(p, args)
     mems = [int(m) for m in args.mem_mib.split(",") if m]
     args.boot_args = f"console=ttyS0 testguest.run=counter testguest.ticks=0 testguest.tick_ms={args.tick_ms}"
-    sides = [s for s in ("hearth", "qemu") if not args.only or s in args.only]
-    skipped = {}
-    for side in list(sides):
-        binary = args.hearth if side == "hearth" else args.qemu
-        reason = benchlib.skip_reason(binary, needs_kvm=side == "hearth" or args.qemu_accel == "kvm")
-        if reason:
-            print(f"skipping {side}: {reason}")
-            skipped[side] = reason
-            sides.remove(side)
+    sides, skipped = benchlib.runnable_sides(args, args.only)
     args.cli_restore = "hearth" in sides and hearth_supports_cli_restore(args.hearth)
     if args.uffd_handler and not os.access(args.uffd_handler, os.X_OK):
         print(f"skipping the Uffd restore: {args.uffd_handler} not found")

@@ -140,6 +140,11 @@ Result<> PrebootConfigController::update_drive(const DrivePatch&) {
   return bad_request("PATCH /drives is not supported after boot yet");
 }
 
+// The SIGSYS handler must not write to the sink's fd number once it is closed and maybe reused.
+PrebootConfigController::~PrebootConfigController() {
+  if (metrics_sink_) seccomp::set_violation_metrics_fd(-1);
+}
+
 Result<> PrebootConfigController::put_logger(const LoggerConfig& logger) {
   return preboot("PUT /logger", [&] { config_.logger = logger; }, false);
 }

@@ -21,6 +21,7 @@ class PrebootConfigController : public Controller {
 
   explicit PrebootConfigController(std::string vmm_version, VmConfig initial = {},
                                    metrics::Registry& registry = metrics::global());
+  ~PrebootConfigController() override;
 
   Result<InstanceInfo> describe_instance() override;
   Result<VmConfig> get_vm_config() override;

@@ -46,15 +46,16 @@ VcpuThread::~VcpuThread() {
 
 void VcpuThread::start() {
   thread_ = std::thread([this] {
-    native_ = pthread_self();
     // Named so profilers, benchmarks and `top -H` can tell vCPUs from the VMM and API threads.
-    ::pthread_setname_np(native_, fmt::format("fc_vcpu {}", vcpu_.id()).c_str());
+    ::pthread_setname_np(pthread_self(), fmt::format("fc_vcpu {}", vcpu_.id()).c_str());
     seccomp::install_thread_filter(seccomp::ThreadKind::kVcpu);  // before the guest can cause an exit
     running_ = true;
-    started_ = true;
     loop();
   });
-  while (!started_) std::this_thread::yield();
+  // No wait for the thread to run (a yield spin cost ~1.3 ms on 2 CPUs): a kick before it reaches
+  // KVM_RUN is still seen, through immediate_exit, and the kick signal's handler is process-wide.
+  native_ = thread_.native_handle();
+  started_ = true;
 }
 
 void VcpuThread::kick() {

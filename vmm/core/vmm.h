@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "devices/bus.h"
@@ -126,6 +127,8 @@ class Vmm {
   VmState state() const { return state_; }
   // Set once the guest has stopped (reset, shutdown, failure) or stop() was called.
   std::optional<int> exit_code() const { return exit_code_; }
+  // The process is about to exit: the destructor leaves the KVM VM to exit_group (see kvm::Vm).
+  void leave_vm_to_process_exit() { leave_vm_to_exit_ = true; }
   const std::string& stop_reason() const { return stop_reason_; }
   const GuestMemory& memory() const { return memory_; }
   const std::vector<std::shared_ptr<virtio::blk::BlkDevice>>& drives() const { return drives_; }
@@ -164,6 +167,7 @@ class Vmm {
   kvm::Kvm kvm_;
   std::optional<kvm::Vm> vm_;
   GuestMemory memory_;
+  std::jthread pit_reinject_off_;  // after vm_, which it uses: a failed build joins it before vm_ closes
   Bus pio_bus_{"pio"};
   Bus mmio_bus_{"mmio"};
 
@@ -181,6 +185,7 @@ class Vmm {
   std::unique_ptr<VcpuThrottle> throttle_;  // after vcpus_: its ticker stops before they are joined
   std::atomic<bool> dirty_logging_{false};
   bool vcpus_started_ = false;
+  bool leave_vm_to_exit_ = false;
   VmState state_ = VmState::kNotStarted;
 
   // vCPU threads post guest stops here; the VMM thread acts on them.

@@ -181,6 +181,12 @@ void Vm::create_pit2() const {
   ioctl_or_throw(fd_.get(), KVM_CREATE_PIT2, &config, "KVM_CREATE_PIT2");
 }
 
+void Vm::disable_pit_reinject() const {
+  kvm_reinject_control reinject{};
+  reinject.pit_reinject = 0;
+  ioctl_or_throw(fd_.get(), KVM_REINJECT_CONTROL, &reinject, "KVM_REINJECT_CONTROL");
+}
+
 void Vm::register_irqfd(int eventfd, uint32_t gsi) const {
   kvm_irqfd irqfd{};
   irqfd.fd = static_cast<uint32_t>(eventfd);

@@ -219,6 +219,7 @@ int run_vmm(const Options& opts) {
   server.reset();
   controller.collect_metrics();
   if (controller.config().metrics) controller.flush_metrics();
+  if (controller.vmm()) controller.vmm()->leave_vm_to_process_exit();
   if (controller.migration_exit()) return *controller.migration_exit();
   return controller.vmm() ? controller.vmm()->exit_code().value_or(0) : 0;
 }

@@ -1,8 +1,9 @@
 #include "blk_test.h"
 
+#include "noclear.h"
 #include "printf.h"
 
-uint8_t blk_test_buf[BLK_TEST_BUF_BYTES] __attribute__((aligned(4096)));
+NOCLEAR uint8_t blk_test_buf[BLK_TEST_BUF_BYTES] __attribute__((aligned(4096)));
 
 const char *blk_test_fail(struct guest_ctx *ctx, const struct vblk *b, const char *what) {
   snprintf(ctx->fail_reason, sizeof ctx->fail_reason, "%s: %s", what, b->err);

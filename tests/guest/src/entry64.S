@@ -59,7 +59,8 @@ gdt_desc64:                              /* 64-bit lgdt operand: limit at an add
 	.word gdt_end - gdt - 1
 	.quad gdt
 
-	.section .bss, "aw", @nobits
+	/* Not cleared at entry (src/noclear.h): a stack is written before it is read. */
+	.section .bss.noclear, "aw", @nobits
 	.p2align 12
 	.globl boot_stack_bottom
 boot_stack_bottom:

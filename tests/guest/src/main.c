@@ -102,12 +102,13 @@ static void hold(void) {
 
 void guest_main(int kind, uint64_t boot_ptr) {
   serial_init();
+  /* First, so the first serial byte measures the VMM and the boot protocol, not the guest's own set-up. */
+  printf("TESTGUEST START boot=%s\n", kind == BOOT_KIND_PVH ? "pvh" : "linux64");
   idt_init();
   bootinfo_parse(&boot, kind, boot_ptr);
   paging_init(&boot);
   mmio_write8(BOOT_TIMER_ADDR, BOOT_TIMER_MAGIC);
 
-  printf("TESTGUEST START boot=%s\n", kind == BOOT_KIND_PVH ? "pvh" : "linux64");
   printf("cmdline: %s\n", boot.cmdline);
   if (boot.cmdline_truncated) finish("command line longer than the guest's buffer");
   if (boot.error) finish(boot.error);

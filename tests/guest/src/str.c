@@ -1,16 +1,17 @@
 #include "str.h"
 
 /* Plain byte loops: GCC may emit calls to these itself, so they must not call themselves. */
+/* String instructions, not loops: an emulated guest runs a byte loop at ~1 MB/s and `rep` at ~15 MB/s.
+ * (asm also keeps GCC from turning a loop back into a call to memset itself.) */
 void *memset(void *dst, int c, size_t n) {
-  volatile unsigned char *d = dst;
-  while (n--) *d++ = (unsigned char)c;
+  void *d = dst;
+  __asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
   return dst;
 }
 
 void *memcpy(void *dst, const void *src, size_t n) {
-  volatile unsigned char *d = dst;
-  const unsigned char *s = src;
-  while (n--) *d++ = *s++;
+  void *d = dst;
+  __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
   return dst;
 }
 

@@ -28,6 +28,7 @@
  * area (1 MiB) takes 65-115 ms (260-420). The fill at start costs about one whole-area check. */
 #include "blk_test.h"
 #include "cmdline.h"
+#include "noclear.h"
 #include "paging.h"
 #include "printf.h"
 #include "str.h"
@@ -52,8 +53,8 @@ static const char marker_text[] = "HEARTH COUNTER WRITE";
 
 static struct vblk blk;
 static volatile uint64_t counter;
-static uint64_t pattern[PATTERN_BYTES / 8] __attribute__((aligned(4096)));
-static uint8_t ring[RING_SLOTS][4096] __attribute__((aligned(4096)));
+NOCLEAR static uint64_t pattern[PATTERN_BYTES / 8] __attribute__((aligned(4096)));
+NOCLEAR static uint8_t ring[RING_SLOTS][4096] __attribute__((aligned(4096)));
 static uint8_t marker[VBLK_SECTOR] __attribute__((aligned(4096)));
 /* Sector s holds (s*7 + j) & 0xff: a ramp starting at (s*7) & 0xff. */
 static uint8_t ramp[256 + VBLK_SECTOR];

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "api/cpu_config.h"
 #include "vmm/config/json_reader.h"
 #include "vmm/base/error.h"
 #include "vmm/config/device_kind.h"
@@ -17,15 +18,13 @@ VmConfig parse_config(const nlohmann::json& root) {
   // Firecracker sections Hearth cannot run yet: their null and empty forms configure nothing and are
   // accepted (Firecracker's own files carry them); anything else gets a message naming the feature.
   static constexpr std::string_view kNotYet[] = {"network-interfaces", "pmem", "balloon", "vsock",
-                                                 "mmds-config", "memory-hotplug", "cpu-config"};
+                                                 "mmds-config", "memory-hotplug"};
   ObjectReader r(root, "config file",
                  {"boot-source", "machine-config", "drives", "logger", "metrics", "network-interfaces", "pmem",
                   "balloon", "vsock", "entropy", "mmds-config", "memory-hotplug", "cpu-config"});
   for (std::string_view key : kNotYet) {
     const nlohmann::json* v = r.get(key);  // null reads as absent
     if (v == nullptr || (v->is_array() && v->empty())) continue;
-    // A custom CPU template without modifiers changes nothing.
-    if (key == "cpu-config" && v->is_object() && v->empty()) continue;
     throw Error(fmt::format("{} is not supported yet", key));
   }
 
@@ -48,6 +47,11 @@ VmConfig parse_config(const nlohmann::json& root) {
   }
   if (const auto* l = r.get("logger")) c.logger = parse_logger(*l);
   if (const auto* m = r.get("metrics")) c.metrics = parse_metrics(*m);
+  // After machine-config, as in Firecracker: a custom template replaces a static one.
+  if (const auto* t = r.get("cpu-config")) {
+    c.cpu_config = parse_cpu_config_section(*t);
+    c.machine.cpu_template = StaticCpuTemplate::kNone;
+  }
   for (const DeviceConfigKind* kind : device_config_kinds()) {
     if (const auto* body = r.get(kind->name)) c.device_sections[std::string(kind->name)] = kind->validate(*body, kind->name);
   }
@@ -66,10 +70,14 @@ nlohmann::json to_json(const BootSourceConfig& boot) {
 }
 
 nlohmann::json to_json(const MachineConfig& machine) {
-  return {{"vcpu_count", machine.vcpu_count},
+  nlohmann::json j = {{"vcpu_count", machine.vcpu_count},
           {"mem_size_mib", machine.mem_size_mib},
           {"smt", machine.smt},
-          {"track_dirty_pages", machine.track_dirty_pages}};
+          {"track_dirty_pages", machine.track_dirty_pages},
+          {"huge_pages", huge_pages_name(machine.huge_pages)}};
+  // Firecracker shows a static template only (a custom one is the "cpu-config" section).
+  if (machine.cpu_template != StaticCpuTemplate::kNone) j["cpu_template"] = static_template_name(machine.cpu_template);
+  return j;
 }
 
 nlohmann::json to_json(const DriveConfig& drive) {
@@ -107,6 +115,7 @@ nlohmann::json to_json(const VmConfig& config) {
   j["drives"] = std::move(drives);
   if (config.logger) j["logger"] = to_json(*config.logger);
   if (config.metrics) j["metrics"] = to_json(*config.metrics);
+  if (config.cpu_config) j["cpu-config"] = to_json(*config.cpu_config);
   for (const auto& [name, section] : config.device_sections) j[name] = section;
   return j;
 }

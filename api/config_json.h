@@ -33,6 +33,8 @@ struct MachineConfigPatch {
   std::optional<uint32_t> mem_size_mib;
   std::optional<bool> smt;
   std::optional<bool> track_dirty_pages;
+  std::optional<StaticCpuTemplate> cpu_template;  // present, even as "None", replaces a custom template too
+  std::optional<HugePages> huge_pages;
 };
 MachineConfigPatch parse_machine_config_patch(const nlohmann::json& j,
                                               std::string_view context = "machine-config");
@@ -64,6 +66,7 @@ void upsert_drive(std::vector<DriveConfig>& drives, DriveConfig drive, std::stri
 std::optional<LogLevel> parse_log_level(std::string_view name);
 std::string_view log_level_name(LogLevel level);
 std::string_view boot_protocol_name(BootProtocol protocol);
+std::string_view huge_pages_name(HugePages pages);
 
 // Exactly the config-file schema: parse_config(to_json(c)) reproduces c.
 nlohmann::json to_json(const VmConfig& config);

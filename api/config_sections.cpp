@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "api/config_json.h"
+#include "api/cpu_config.h"
 #include "vmm/config/json_reader.h"
 #include "vmm/base/error.h"
 
@@ -20,14 +21,6 @@ bool iequals(std::string_view a, std::string_view b) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
-}
-
-// Firecracker clients often send "cpu_template": "None"; only that value means "no template".
-void check_none_only(const ObjectReader& r, std::string_view key, std::string_view what) {
-  const nlohmann::json* v = r.get(key);
-  if (v == nullptr) return;
-  if (!v->is_string()) throw_type_error(r.path(key), "a string", *v);
-  if (v->get<std::string>() != "None") r.fail(key, fmt::format("{} are not supported", what));
 }
 
 template <typename T>
@@ -74,6 +67,15 @@ std::string_view boot_protocol_name(BootProtocol protocol) {
   return protocol == BootProtocol::kPvh ? "pvh" : "linux";
 }
 
+std::string_view huge_pages_name(HugePages pages) {
+  switch (pages) {
+    case HugePages::kNone: return "None";
+    case HugePages::kTransparent: return "Transparent";
+    case HugePages::k2M: return "2M";
+  }
+  return "None";
+}
+
 BootSourceConfig parse_boot_source(const nlohmann::json& j, std::string_view context) {
   ObjectReader r(j, std::string(context),
                  {"kernel_image_path", "initrd_path", "boot_args", "boot_protocol"});
@@ -94,6 +96,11 @@ void validate_machine_config(const MachineConfig& m, std::string_view context) {
   if (m.mem_size_mib < kMinMemSizeMib) {
     throw Error(fmt::format("{}.mem_size_mib: must be at least {}, got {}", context, kMinMemSizeMib, m.mem_size_mib));
   }
+  // Huge pages back guest RAM in whole 2 MiB pages (Firecracker's rule for "Transparent" and "2M").
+  if (m.huge_pages != HugePages::kNone && m.mem_size_mib % 2 != 0) {
+    throw Error(fmt::format("{}.mem_size_mib: must be a multiple of 2 with huge_pages \"{}\", got {}", context,
+                            huge_pages_name(m.huge_pages), m.mem_size_mib));
+  }
   // Sibling hyper-threads come in pairs.
   if (m.smt && m.vcpu_count > 1 && m.vcpu_count % 2 != 0) {
     throw Error(fmt::format("{}.vcpu_count: must be 1 or even when smt is enabled, got {}",
@@ -110,15 +117,18 @@ ObjectReader machine_reader(const nlohmann::json& j, std::string_view context) {
 }
 
 MachineConfigPatch read_machine_fields(const ObjectReader& r) {
-  check_none_only(r, "cpu_template", "CPU templates");
-  check_none_only(r, "huge_pages", "huge pages");
   MachineConfigPatch p;
+  if (const auto* t = r.get("cpu_template")) p.cpu_template = parse_static_template(*t, r.path("cpu_template"));
   if (auto v = r.opt_unsigned_int("vcpu_count", 1, kMaxVcpus)) p.vcpu_count = uint32_t(*v);
   if (auto v = r.opt_unsigned_int("mem_size_mib", kMinMemSizeMib, std::numeric_limits<uint32_t>::max())) {
     p.mem_size_mib = uint32_t(*v);
   }
   p.smt = r.opt_boolean("smt");
   p.track_dirty_pages = r.opt_boolean("track_dirty_pages");
+  if (r.has("huge_pages")) {
+    p.huge_pages = parse_enum(r, "huge_pages", HugePages::kNone,
+                              {{"None", HugePages::kNone}, {"Transparent", HugePages::kTransparent}, {"2M", HugePages::k2M}});
+  }
   return p;
 }
 
@@ -142,6 +152,8 @@ MachineConfig apply_machine_config_patch(MachineConfig m, const MachineConfigPat
   if (p.mem_size_mib) m.mem_size_mib = *p.mem_size_mib;
   if (p.smt) m.smt = *p.smt;
   if (p.track_dirty_pages) m.track_dirty_pages = *p.track_dirty_pages;
+  if (p.huge_pages) m.huge_pages = *p.huge_pages;
+  if (p.cpu_template) m.cpu_template = *p.cpu_template;
   validate_machine_config(m, context);
   return m;
 }

@@ -45,6 +45,8 @@ class Controller {
   // PUT /<section> for a device kind of the registry (vmm/config/device_kind.h), before boot; `section`
   // is the body as the kind's validate() returned it.
   virtual Result<> put_device_section(std::string_view name, const nlohmann::json& section) = 0;
+  // PUT /cpu-config, before boot. Not pure: controllers without CPU templates keep refusing it.
+  virtual Result<> put_cpu_config(const CustomCpuTemplate&) { return bad_request("cpu-config is not supported"); }
 
   virtual Result<> instance_start() = 0;
   virtual Result<> send_ctrl_alt_del() = 0;

@@ -95,12 +95,15 @@ Result<> PrebootConfigController::put_machine_config(const MachineConfig& machin
   return preboot("PUT /machine-config", [&] {
     validate_machine_config(machine, "machine-config");
     config_.machine = machine;
+    // A static template replaces a custom one (Firecracker keeps one template slot).
+    if (machine.cpu_template != StaticCpuTemplate::kNone) config_.cpu_config.reset();
   });
 }
 
 Result<> PrebootConfigController::patch_machine_config(const MachineConfigPatch& patch) {
   return preboot("PATCH /machine-config", [&] {
     config_.machine = apply_machine_config_patch(config_.machine, patch);
+    if (patch.cpu_template) config_.cpu_config.reset();  // even "None": Firecracker clears the template slot
   });
 }
 
@@ -166,6 +169,13 @@ Result<> PrebootConfigController::put_serial(const SerialConfig& serial) {
     serial_out_ = std::move(out);
     serial_ = serial;
   }, false);
+}
+
+Result<> PrebootConfigController::put_cpu_config(const CustomCpuTemplate& t) {
+  return preboot("PUT /cpu-config", [&] {
+    config_.cpu_config = t;
+    config_.machine.cpu_template = StaticCpuTemplate::kNone;
+  });
 }
 
 Result<> PrebootConfigController::put_device_section(std::string_view name, const nlohmann::json& section) {

@@ -36,6 +36,7 @@ class PrebootConfigController : public Controller {
   Result<> put_metrics(const MetricsConfig& metrics) override;
   Result<> put_serial(const SerialConfig& serial) override;
   Result<> put_device_section(std::string_view name, const nlohmann::json& section) override;
+  Result<> put_cpu_config(const CustomCpuTemplate& t) override;
 
   Result<> instance_start() override;
   Result<> send_ctrl_alt_del() override;

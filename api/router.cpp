@@ -1,5 +1,6 @@
 #include "api/router.h"
 
+#include "api/cpu_config.h"
 #include "api/deferred_response.h"
 #include "api/migration_json.h"
 
@@ -53,13 +54,13 @@ std::vector<std::string_view> split_path(std::string_view path) {
 }
 
 // Resources Firecracker has and Hearth does not serve yet.
-constexpr std::string_view kNotYet[] = {"network-interfaces", "balloon", "vsock", "mmds",
-                                        "cpu-config",         "hotplug", "pmem"};
+constexpr std::string_view kNotYet[] = {"network-interfaces", "balloon", "vsock", "mmds", "hotplug", "pmem"};
 
 // Resources we serve, for per-resource metric names (user paths never become names).
 constexpr std::string_view kKnown[] = {"",       "version", "boot-source", "machine-config",
                                        "drives", "actions", "vm",          "logger",
-                                       "metrics", "serial",        "entropy", "snapshot", "migration"};
+                                       "metrics", "serial",        "entropy", "snapshot", "migration",
+                                       "cpu-config"};
 
 std::string metric_name(std::string_view method, std::string_view resource) {
   std::string name = fmt::format("api.{}_{}", method, resource.empty() ? "instance" : resource);
@@ -127,7 +128,7 @@ std::vector<std::string_view> methods_for(const std::vector<std::string_view>& p
   const std::string_view r = parts[0];
   if (parts.size() == 1) {
     if (r == "version") return {"GET"};
-    if (r == "boot-source" || r == "actions" || r == "logger" || r == "serial") return {"PUT"};
+    if (r == "boot-source" || r == "actions" || r == "logger" || r == "serial" || r == "cpu-config") return {"PUT"};
     if (r == "machine-config") return {"GET", "PUT", "PATCH"};
     if (r == "vm") return {"PATCH"};
     if (r == "metrics") return {"GET", "PUT"};
@@ -201,6 +202,10 @@ HttpResponse Router::route(const HttpRequest& request, std::string_view resource
   if (resource == "boot-source" && depth == 1 && method == "PUT") {
     BootSourceConfig b = parse_boot_source(body("boot-source"));
     return respond(call([&](Controller& c) { return c.put_boot_source(b); }));
+  }
+  if (resource == "cpu-config" && depth == 1 && method == "PUT") {
+    CustomCpuTemplate t = parse_cpu_config(body("cpu-config"));
+    return respond(call([&](Controller& c) { return c.put_cpu_config(t); }));
   }
   if (resource == "machine-config" && depth == 1) {
     if (method == "GET") return respond_json(call([](Controller& c) { return c.get_machine_config(); }));

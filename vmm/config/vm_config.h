@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "vmm/base/error.h"
+#include "vmm/config/cpu_template.h"
 #include "vmm/config/limits.h"
 
 namespace hearth {
@@ -26,11 +27,16 @@ struct BootSourceConfig {
   BootProtocol boot_protocol = BootProtocol::kLinux64;
 };
 
+// machine-config.huge_pages, Firecracker's values: host page size, THP madvise, or 2 MiB hugetlbfs pages.
+enum class HugePages { kNone, kTransparent, k2M };
+
 struct MachineConfig {
   uint32_t vcpu_count = 1;
   uint32_t mem_size_mib = 128;
   bool smt = false;
   bool track_dirty_pages = false;
+  HugePages huge_pages = HugePages::kNone;
+  StaticCpuTemplate cpu_template = StaticCpuTemplate::kNone;
 };
 
 struct TokenBucketConfig {
@@ -78,6 +84,8 @@ struct VmConfig {
   std::vector<DriveConfig> drives;
   std::optional<LoggerConfig> logger;
   std::optional<MetricsConfig> metrics;
+  // A custom CPU template (PUT /cpu-config, "cpu-config"); it and machine.cpu_template exclude each other.
+  std::optional<CustomCpuTemplate> cpu_config;
   // Device kinds of the registry (vmm/config/device_kind.h): section name -> validated body.
   std::map<std::string, nlohmann::json> device_sections;
 };

@@ -180,7 +180,8 @@ TEST(ConfigJson, TopLevelErrors) {
   for (const char* s : {"balloon", "vsock", "mmds-config", "memory-hotplug"}) {
     EXPECT_EQ(error_of(with(s, "{}")), std::string(s) + " is not supported yet");
   }
-  EXPECT_EQ(error_of(with("cpu-config", R"({"cpuid_modifiers": []})")), "cpu-config is not supported yet");
+  EXPECT_EQ(error_of(with("cpu-config", R"({"cpuid_modifiers": [], "bogus": 1})")),
+            "cpu-config: unknown field 'bogus'");
   EXPECT_EQ(error_of(with("memory-hotplug", R"({"total_size_mib": 1024})")), "memory-hotplug is not supported yet");
 }
 
@@ -253,8 +254,8 @@ TEST(ConfigJson, MachineConfigErrors) {
   EXPECT_EQ(error_of(with("machine-config", R"({"vcpu_count": 3, "mem_size_mib": 2, "smt": true})")),
             "machine-config.vcpu_count: must be 1 or even when smt is enabled, got 3");
   EXPECT_EQ(error_of(with("machine-config",
-                          R"({"vcpu_count": 1, "mem_size_mib": 2, "cpu_template": "T2"})")),
-            "machine-config.cpu_template: CPU templates are not supported");
+                          R"({"vcpu_count": 1, "mem_size_mib": 2, "cpu_template": "V1N1"})")),
+            "machine-config.cpu_template: \"V1N1\" is an aarch64 template; this host is x86_64");
   EXPECT_EQ(error_of(with("machine-config",
                           R"({"vcpu_count": 1, "mem_size_mib": 2, "huge_pages": "2M"})")),
             "machine-config.huge_pages: huge pages are not supported");

@@ -268,27 +268,27 @@ void Vmm::load_guest() {
 void Vmm::create_vcpus() {
   const auto supported = kvm_.supported_cpuid();
   const arch::CpuTopology topo{config_.machine.vcpu_count, config_.machine.smt};
+  // One template slot (Firecracker's): a custom template, else the static one (empty for "None").
+  const CustomCpuTemplate& cpu_template =
+      config_.cpu_config ? *config_.cpu_config : arch::static_cpu_template(config_.machine.cpu_template);
+  const std::vector<uint32_t> kvm_msrs =
+      cpu_template.msr_modifiers.empty() ? std::vector<uint32_t>{} : kvm_.msr_index_list();
   for (uint32_t id = 0; id < config_.machine.vcpu_count; ++id) {
     kvm::Vcpu vcpu = vm_->create_vcpu(id);
     kvm::CpuidEntries cpuid = arch::normalize_cpuid(supported, id, topo);
     arch::apply_cpuid_template(cpuid, cpu_template);
     vcpu.set_cpuid(cpuid);
     vcpu.set_msrs(arch::boot_msrs());
+    arch::set_template_msrs(vcpu, kvm_msrs, cpu_template);
     vcpu.set_fpu(arch::boot_fpu());
     vcpu.set_lapic(arch::boot_lapic(vcpu.get_lapic()));
     if (id == 0) {  // APs wait for INIT/SIPI from the guest
       vcpu.set_sregs(arch::boot_sregs(vcpu.get_sregs(), boot_entry_.mode));
       vcpu.set_regs(arch::boot_regs(boot_entry_.mode, boot_entry_.entry));
-  // One template slot (Firecracker's): a custom template, else the static one (empty for "None").
-  const CustomCpuTemplate& cpu_template =
-      config_.cpu_config ? *config_.cpu_config : arch::static_cpu_template(config_.machine.cpu_template);
-  const std::vector<uint32_t> kvm_msrs =
-      cpu_template.msr_modifiers.empty() ? std::vector<uint32_t>{} : kvm_.msr_index_list();
     }
     vcpus_.push_back(std::make_unique<VcpuThread>(
         std::move(vcpu), pio_bus_, mmio_bus_,
         [this](GuestStop why, const std::string& detail) { on_guest_stop(why, detail); }));
-    arch::set_template_msrs(vcpu, kvm_msrs, cpu_template);
   }
 }
 

@@ -13,6 +13,7 @@ packages=(
   acpica-tools               # iasl disassembles our ACPI tables in unit tests
   busybox-static cpio lz4    # the Debian-kernel initramfs and vmlinux extraction
   curl                       # API examples and tests over the Unix socket
+  python3-yaml               # tests/compat reads Firecracker's swagger
 )
 
 missing=()

@@ -79,7 +79,7 @@ TEST(FirecrackerCompat, GoSdkAndJailerFlagsThenBootThroughTheApi) {
 TEST(FirecrackerCompat, FirecrackerStyleConfigFileWithNullSectionsBoots) {
   HEARTH_REQUIRE_KVM();
   TempDir dir;
-  std::ifstream in(source_dir() + "/tests/integration/data/firecracker_vm_config.json");
+  std::ifstream in(source_dir() + "/tests/compat/data/firecracker_vm_config.json");
   ASSERT_TRUE(in) << "test data missing";
   std::stringstream text;
   text << in.rdbuf();

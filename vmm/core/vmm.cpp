@@ -61,6 +61,15 @@ std::vector<GuestRange> Vmm::ram_ranges(const VmConfig& config) {
   return ranges;
 }
 
+GuestMemory Vmm::anonymous_memory(const VmConfig& config) {
+  switch (config.machine.huge_pages) {
+    case HugePages::kNone: break;
+    case HugePages::kTransparent: return GuestMemory::create_anonymous(ram_ranges(config), AnonymousPages::kTransparentHuge);
+    case HugePages::k2M: return GuestMemory::create_anonymous(ram_ranges(config), AnonymousPages::kHugetlb2M);
+  }
+  return GuestMemory::create_anonymous(ram_ranges(config));
+}
+
 std::unique_ptr<Vmm> Vmm::from_config(const VmConfig& config, const VmmOptions& options, EventLoop& loop) {
   return std::unique_ptr<Vmm>(new Vmm(config, options, loop, nullptr, std::nullopt));
 }
@@ -72,7 +81,7 @@ std::unique_ptr<Vmm> Vmm::from_state(const VmConfig& config, const VmmOptions& o
     throw Error(fmt::format("snapshot has {} memory regions, machine-config gives {}", snapshot.memory.size(),
                             ranges.size()));
   }
-  GuestMemory memory = GuestMemory::create_anonymous(ranges);
+  GuestMemory memory = anonymous_memory(config);
   for (size_t i = 0; i < ranges.size(); ++i) {
     if (snapshot.memory[i].size() != ranges[i].size) {
       throw Error(fmt::format("snapshot memory region {} is {} bytes, machine-config gives {}", i,
@@ -123,7 +132,7 @@ Vmm::Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop, con
       loop_(loop),
       created_at_(std::chrono::steady_clock::now()),
       kvm_((validate(config), options.kvm_path)),
-      memory_(memory ? std::move(*memory) : GuestMemory::create_anonymous(ram_ranges(config))) {
+      memory_(memory ? std::move(*memory) : anonymous_memory(config)) {
   create_vm();
   create_devices();
   if (!state && !incoming) load_guest();

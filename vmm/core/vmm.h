@@ -92,6 +92,8 @@ class Vmm {
   void restore_incoming(const SavedState& state);
   // The guest RAM regions a config gives (below and above the MMIO gap).
   static std::vector<GuestRange> ram_ranges(const VmConfig& config);
+  // Fresh anonymous guest RAM of ram_ranges(config), backed as machine-config.huge_pages says.
+  static GuestMemory anonymous_memory(const VmConfig& config);
   // from_config, as a constructor.
   Vmm(const VmConfig& config, const VmmOptions& options, EventLoop& loop);
   ~Vmm();

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 
 #include "vmm/base/error.h"
 
@@ -28,11 +29,57 @@ std::vector<size_t> checked_order(const std::vector<GuestRange>& ranges) {
   return order;
 }
 
+constexpr const char* kHugePool2M = "/sys/kernel/mm/hugepages/hugepages-2048kB";
+
+// One counter of the 2 MiB pool; 0 when the host has no such pool (no hugetlbfs support).
+uint64_t read_pool_counter(const char* name) {
+  std::ifstream in(fmt::format("{}/{}", kHugePool2M, name));
+  uint64_t value = 0;
+  if (!(in >> value)) return 0;
+  return value;
+}
+
+void check_huge_aligned(const std::vector<GuestRange>& ranges) {
+  for (const GuestRange& r : ranges) {
+    if (r.start % kHugePageSize || r.size % kHugePageSize) {
+      throw Error(fmt::format("guest memory range {:#x}+{:#x} is not 2 MiB-aligned for huge pages", r.start, r.size));
+    }
+  }
+}
+
+// The error for a pool too small for the guest.
+Error short_pool(uint64_t needed, uint64_t available) {
+  return Error(fmt::format("machine-config.huge_pages: \"2M\" needs {} free 2 MiB huge pages ({} MiB of guest memory), "
+                           "the host has {} free ({}/free_hugepages minus resv_hugepages); reserve more through "
+                           "/proc/sys/vm/nr_hugepages",
+                           needed, needed * 2, available, kHugePool2M));
+}
+
 }  // namespace
 
-GuestMemory GuestMemory::create_anonymous(const std::vector<GuestRange>& ranges) {
+uint64_t GuestMemory::free_huge_pages_2m() {
+  const uint64_t free = read_pool_counter("free_hugepages");
+  const uint64_t reserved = read_pool_counter("resv_hugepages");
+  return free > reserved ? free - reserved : 0;
+}
+
+GuestMemory GuestMemory::create_anonymous(const std::vector<GuestRange>& ranges, AnonymousPages pages) {
+  const auto order = checked_order(ranges);
+  if (pages != AnonymousPages::kHost) check_huge_aligned(ranges);
+  uint64_t needed = 0;
+  for (const GuestRange& r : ranges) needed += r.size / kHugePageSize;
+  if (pages == AnonymousPages::kHugetlb2M && needed > free_huge_pages_2m()) throw short_pool(needed, free_huge_pages_2m());
   GuestMemory mem;
-  for (size_t i : checked_order(ranges)) mem.regions_.push_back(Region{ranges[i], Mapping::anonymous(ranges[i].size), true});
+  for (size_t i : order) {
+    try {
+      mem.regions_.push_back(Region{ranges[i], Mapping::anonymous(ranges[i].size, pages), true});
+    } catch (const Error&) {
+      // Another process took pages between the check and the mmap: say so rather than "Cannot allocate memory".
+      // The regions mapped so far are released with `mem`.
+      if (pages == AnonymousPages::kHugetlb2M && needed > free_huge_pages_2m()) throw short_pool(needed, free_huge_pages_2m());
+      throw;
+    }
+  }
   mem.allocate_dirty_bitmaps();
   return mem;
 }

@@ -35,8 +35,13 @@ class GuestMemory {
     bool untouched_reads_as_zero = true;
   };
 
-  // Maps one anonymous region per range. Ranges must be page-aligned, non-empty and disjoint.
-  static GuestMemory create_anonymous(const std::vector<GuestRange>& ranges);
+  // Maps one anonymous region per range. Ranges must be page-aligned, non-empty and disjoint (2 MiB-aligned
+  // for huge pages). With kHugetlb2M a host pool too small for all ranges is an Error naming how many 2 MiB
+  // pages are needed and how many are free, before anything is mapped.
+  static GuestMemory create_anonymous(const std::vector<GuestRange>& ranges,
+                                      AnonymousPages pages = AnonymousPages::kHost);
+  // The host's 2 MiB pool: pages neither in use nor promised to another mapping.
+  static uint64_t free_huge_pages_2m();
   // Maps ranges[i] from `fd` at file_offsets[i], private: a snapshot's memory file loads page by page on
   // first touch and many VMs share its page cache. The caller has checked the file is large enough.
   static GuestMemory create_from_file(const std::vector<GuestRange>& ranges, int fd,

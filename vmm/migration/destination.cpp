@@ -158,7 +158,7 @@ void Destination::receive(Stream& stream) {
                             kProtocolVersion));
   }
   config_ = read_config(stream.receive(kPeerTimeout));
-  GuestMemory memory = GuestMemory::create_anonymous(Vmm::ram_ranges(config_));
+  GuestMemory memory = Vmm::anonymous_memory(config_);
   vmm_ = call_on_loop(loop_, cancelled_, [&] { return Vmm::for_incoming(config_, options_, loop_, std::move(memory)); });
   stream.send(MsgType::kConfigAck);
   const GuestMemory& guest = vmm_->memory();

@@ -140,6 +140,14 @@ CreateStats create_snapshot(Vmm& vmm, const CreateParams& params) {
 
 RestoredVm restore_snapshot(const VmConfig& config, const StateFile& state, const LoadParams& params,
                             const VmmOptions& options, EventLoop& loop) {
+  // Firecracker: hugetlbfs memory cannot map a memory file, only be filled through userfaultfd. Hearth's
+  // uffd handshake does not carry a page size yet, so both backends refuse a "2M" snapshot before anything is built.
+  if (config.machine.huge_pages == HugePages::k2M) {
+    throw Error(params.backend == MemoryBackend::kUffd
+                    ? "mem_backend.backend_type: restoring a huge_pages \"2M\" snapshot through Uffd is not supported yet"
+                    : "mem_backend.backend_type: a huge_pages \"2M\" snapshot cannot be restored from a File "
+                      "(hugetlbfs pages need the Uffd backend, as in Firecracker)");
+  }
   check_drives(state.drives);
   const auto ranges = Vmm::ram_ranges(config);
   check_layout(state.memory, ranges, config.machine.mem_size_mib);

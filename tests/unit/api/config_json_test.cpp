@@ -257,8 +257,11 @@ TEST(ConfigJson, MachineConfigErrors) {
                           R"({"vcpu_count": 1, "mem_size_mib": 2, "cpu_template": "V1N1"})")),
             "machine-config.cpu_template: \"V1N1\" is an aarch64 template; this host is x86_64");
   EXPECT_EQ(error_of(with("machine-config",
-                          R"({"vcpu_count": 1, "mem_size_mib": 2, "huge_pages": "2M"})")),
-            "machine-config.huge_pages: huge pages are not supported");
+                          R"({"vcpu_count": 1, "mem_size_mib": 3, "huge_pages": "2M"})")),
+            "machine-config.mem_size_mib: must be a multiple of 2 with huge_pages \"2M\", got 3");
+  EXPECT_EQ(error_of(with("machine-config",
+                          R"({"vcpu_count": 1, "mem_size_mib": 2, "huge_pages": "1G"})")),
+            "machine-config.huge_pages: must be one of \"None\", \"Transparent\", \"2M\", got \"1G\"");
   EXPECT_EQ(error_of(with("machine-config", "[1]")),
             "machine-config: expected an object, got array");
 }

@@ -239,6 +239,40 @@ TEST(HugePages, TooFewFreePagesIsAClearErrorAtInstanceStartAndNothingStarts) {
   EXPECT_NE(r.err.find(expected), std::string::npos) << r.err;
 }
 
+TEST(HugePages, LiveMigrationPutsTheDestinationOnHugePagesToo) {
+  HEARTH_REQUIRE_KVM();
+  constexpr uint32_t kMemMib = 32;
+  HugePagePool pool(kMemMib);  // source and destination at once
+  if (!pool.ok()) GTEST_SKIP() << "SKIP (needs free 2 MiB pages): " << pool.why();
+  TempDir dir;
+  json config = testguest_config(1, kMemMib, "console=ttyS0 testguest.run=counter testguest.tick_ms=5 testguest.dirty_pages=4");
+  config["machine-config"]["huge_pages"] = "2M";
+  const std::string file = dir.write("source.json", config.dump());
+  const std::string src_sock = (dir.path() / "src.sock").string();
+  const std::string dst_sock = (dir.path() / "dst.sock").string();
+  const std::string url = "unix:" + (dir.path() / "mig.sock").string();
+  ProcessOptions o;
+  o.timeout = std::chrono::milliseconds(120000);
+  BackgroundProcess source({hearth_binary(), "--api-sock", src_sock, "--no-seccomp", "--config-file", file}, o);
+  ASSERT_TRUE(source.wait_for_output("counter: tick=3 ", 60000)) << source.output();
+  BackgroundProcess dest({hearth_binary(), "--api-sock", dst_sock, "--no-seccomp", "--migrate-from", url}, o);
+  ASSERT_TRUE(wait_for_socket(dst_sock, 10000));
+  ApiClient api(src_sock, 120);
+  const HttpReply r = api.put("/migration/send", json{{"url", url}}.dump());
+  ASSERT_EQ(r.status, 204) << r.body;
+  ProcessResult src = source.wait();
+  EXPECT_EQ(src.exit_code, 0) << src.err;
+  const auto ticks = lines_with_prefix(src.out.substr(0, src.out.rfind('\n') + 1), "counter: tick=");
+  ASSERT_FALSE(ticks.empty());
+  const uint64_t last = std::stoull(ticks.back().substr(std::string("counter: tick=").size()));
+  EXPECT_TRUE(dest.wait_for_output("counter: tick=" + std::to_string(last + 3) + " ", 60000)) << dest.output();
+  EXPECT_GT(hugetlb_kib(dest.pid(), "Private_Hugetlb"), 0u);
+  ApiClient dst_api(dst_sock);
+  EXPECT_EQ(json::parse(dst_api.get("/vm/config").body)["machine-config"]["huge_pages"], "2M");
+  ProcessResult d = dest.terminate();
+  EXPECT_EQ(d.out.find("TESTGUEST FAIL"), std::string::npos) << d.out;
+}
+
 TEST(HugePages, TransparentHugePagesBootTheGuest) {
   HEARTH_REQUIRE_KVM();
   json c = testguest_config(1, 32, "console=ttyS0 testguest.run=boot");

@@ -1,6 +1,9 @@
 // machine-config.huge_pages: validation at PUT, the guest on 2 MiB hugetlbfs pages, the short-pool error at
 // InstanceStart (API and config file), and Firecracker's snapshot rule (a "2M" snapshot needs Uffd).
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -41,9 +44,17 @@ uint64_t free_pages() {
 
 // Grows the host's 2 MiB pool until `pages` are free and puts nr_hugepages back on destruction, even when
 // the test fails. ok() is false (with why()) where pages cannot be reserved: not root, fragmented memory.
+// ctest runs these tests in parallel: a lock file keeps one pool user at a time, so counts stay exact.
 class HugePagePool {
  public:
-  explicit HugePagePool(uint64_t pages) : old_(read_number(kNrHugepages)) {
+  explicit HugePagePool(uint64_t pages)
+      : lock_(::open("/tmp/hearth-test-hugepages.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600)),
+        locked_(lock_ >= 0 && ::flock(lock_, LOCK_EX) == 0),
+        old_(read_number(kNrHugepages)) {
+    if (!locked_) {
+      why_ = "cannot lock /tmp/hearth-test-hugepages.lock";
+      return;
+    }
     const uint64_t have = free_pages();
     if (have >= pages) return;
     if (!write_number(kNrHugepages, old_ + (pages - have))) {
@@ -58,6 +69,7 @@ class HugePagePool {
   }
   ~HugePagePool() {
     if (changed_) write_number(kNrHugepages, old_);
+    if (lock_ >= 0) ::close(lock_);  // releases the flock
   }
   HugePagePool(const HugePagePool&) = delete;
   HugePagePool& operator=(const HugePagePool&) = delete;
@@ -65,6 +77,8 @@ class HugePagePool {
   const std::string& why() const { return why_; }
 
  private:
+  int lock_;
+  bool locked_;
   uint64_t old_;
   bool changed_ = false;
   std::string why_;
@@ -201,7 +215,8 @@ TEST(HugePages, TheGuestRunsOnReservedTwoMegabytePagesAndASnapshotOfItNeedsUffd)
 
 TEST(HugePages, TooFewFreePagesIsAClearErrorAtInstanceStartAndNothingStarts) {
   HEARTH_REQUIRE_KVM();
-  // Ask for more than the host has free, whatever its pool: the message names both numbers.
+  // Ask for more than the host has free, whatever its pool; the lock keeps the count still meanwhile.
+  HugePagePool lock(0);
   const uint64_t available = free_pages();
   const uint64_t want_pages = available + 8;
   const uint32_t mem_mib = static_cast<uint32_t>(want_pages * 2);
@@ -217,6 +232,7 @@ TEST(HugePages, TooFewFreePagesIsAClearErrorAtInstanceStartAndNothingStarts) {
     EXPECT_EQ(r.status, 400);
     EXPECT_NE(fault(r).find(expected), std::string::npos) << r.body;
     EXPECT_NE(fault(r).find("the host has " + std::to_string(available) + " free"), std::string::npos) << r.body;
+    EXPECT_NE(fault(r).find("/proc/sys/vm/nr_hugepages"), std::string::npos) << r.body;
     EXPECT_EQ(json::parse(vm.api->get("/").body)["state"], "Not started");
     // The same VM starts once the configuration fits (host pages).
     EXPECT_EQ(vm.api->patch("/machine-config", R"({"huge_pages": "None", "mem_size_mib": 32})").status, 204);

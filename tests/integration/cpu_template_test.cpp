@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdio>
 #include <map>
+#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
@@ -257,6 +258,51 @@ TEST_F(CpuConfigApiTest, PutAfterBootIsRefused) {
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(fault(r), "PUT /cpu-config is not allowed after boot");
   process_->terminate();
+}
+
+// A restored VM keeps its template: the state file carries the configuration, and the vCPUs the restore
+// creates get the same CPUID before the saved registers are loaded.
+TEST_F(CpuConfigApiTest, SnapshotRestoreKeepsTheTemplatesCpuid) {
+  HEARTH_REQUIRE_KVM();
+  start_hearth();
+  ApiClient api(socket_);
+  ASSERT_EQ(api.put("/boot-source", json{{"kernel_image_path", testguest_elf()},
+                                         {"boot_args", "console=ttyS0 testguest.run=cpuid testguest.cpuid_rounds=100000 "
+                                                       "testguest.cpuid_gap_ms=50"}}
+                                        .dump())
+                .status,
+            204);
+  ASSERT_EQ(api.put("/machine-config", R"({"vcpu_count": 1, "mem_size_mib": 128})").status, 204);
+  ASSERT_EQ(api.put("/cpu-config", leaf_body("0x80000001", "ecx", "0b0")).status, 204);
+  ASSERT_EQ(api.put("/actions", R"({"action_type": "InstanceStart"})").status, 204);
+  ASSERT_TRUE(process_->wait_for_output("cpuid: round=2\n", 120000)) << process_->output();
+  ASSERT_EQ(api.patch("/vm", R"({"state": "Paused"})").status, 204);
+  const std::string state = (dir_.path() / "vm.state").string(), mem = (dir_.path() / "vm.mem").string();
+  ASSERT_EQ(api.put("/snapshot/create", json{{"snapshot_type", "Full"}, {"snapshot_path", state},
+                                             {"mem_file_path", mem}}.dump())
+                .status,
+            204);
+  process_->terminate();
+
+  const std::string socket2 = (dir_.path() / "restored.sock").string();
+  ProcessOptions opts;
+  opts.timeout = std::chrono::milliseconds(120000);
+  BackgroundProcess restored({hearth_binary(), "--api-sock", socket2}, opts);
+  ASSERT_TRUE(wait_for_socket(socket2, 10000));
+  ApiClient api2(socket2);
+  const auto load = api2.put("/snapshot/load", json{{"snapshot_path", state}, {"mem_file_path", mem}, {"resume_vm", true}}.dump());
+  ASSERT_EQ(load.status, 204) << load.body;
+  const json vm = json::parse(api2.get("/vm/config").body);
+  EXPECT_EQ(vm["cpu-config"]["cpuid_modifiers"][0]["leaf"], "0x80000001");
+  // Two full rounds printed by the restored vCPU.
+  ASSERT_TRUE(restored.wait_for_output("MSR 0000010a", 120000)) << restored.output();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const std::string out = restored.output();
+  const auto lines = lines_with_prefix(out, "CPUID 80000001.00 ");
+  ASSERT_FALSE(lines.empty()) << out;
+  const Leaves got = parse_cpuid_lines(lines.back());
+  EXPECT_EQ(got.at({0x80000001, 0})[2] & 1, 0u) << lines.back();
+  restored.terminate();
 }
 
 }  // namespace

@@ -305,5 +305,30 @@ TEST_F(CpuConfigApiTest, SnapshotRestoreKeepsTheTemplatesCpuid) {
   restored.terminate();
 }
 
+// Firecracker's one template slot: the last of PUT /cpu-config and machine-config's cpu_template wins.
+TEST_F(CpuConfigApiTest, OneTemplateSlotLastSetWins) {
+  const CpuVendor vendor = host_cpu_vendor();
+  if (vendor == CpuVendor::kOther) GTEST_SKIP() << "SKIP: host CPU is neither Intel nor AMD";
+  const std::string mine = vendor == CpuVendor::kAmd ? "T2A" : "T2";
+  start_hearth();
+  ApiClient api(socket_);
+  auto vm_config = [&] { return json::parse(api.get("/vm/config").body); };
+  ASSERT_EQ(api.put("/machine-config", json{{"vcpu_count", 1}, {"mem_size_mib", 128}, {"cpu_template", mine}}.dump())
+                .status,
+            204);
+  EXPECT_EQ(json::parse(api.get("/machine-config").body)["cpu_template"], mine);
+  ASSERT_EQ(api.put("/cpu-config", leaf_body("0x1", "eax", "0b1")).status, 204);
+  EXPECT_FALSE(vm_config()["machine-config"].contains("cpu_template"));
+  EXPECT_TRUE(vm_config().contains("cpu-config"));
+  ASSERT_EQ(api.patch("/machine-config", json{{"cpu_template", mine}}.dump()).status, 204);
+  EXPECT_EQ(vm_config()["machine-config"]["cpu_template"], mine);
+  EXPECT_FALSE(vm_config().contains("cpu-config"));
+  ASSERT_EQ(api.put("/cpu-config", leaf_body("0x1", "eax", "0b1")).status, 204);
+  ASSERT_EQ(api.patch("/machine-config", R"({"cpu_template": "None"})").status, 204);  // clears the slot
+  EXPECT_FALSE(vm_config().contains("cpu-config"));
+  EXPECT_FALSE(vm_config()["machine-config"].contains("cpu_template"));
+  process_->terminate();
+}
+
 }  // namespace
 }  // namespace hearth::test

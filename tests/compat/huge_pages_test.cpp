@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -167,7 +168,7 @@ TEST(HugePages, PutValidatesTheValueAndTheMemorySizeAndChangesNothingOnError) {
   vm.process->terminate();
 }
 
-TEST(HugePages, TheGuestRunsOnReservedTwoMegabytePagesAndASnapshotOfItNeedsUffd) {
+TEST(HugePages, TheGuestRunsOnReservedTwoMegabytePagesAndItsSnapshotRestoresThroughUffdOnly) {
   HEARTH_REQUIRE_KVM();
   constexpr uint32_t kMemMib = 32;
   HugePagePool pool(kMemMib / 2);
@@ -211,6 +212,29 @@ TEST(HugePages, TheGuestRunsOnReservedTwoMegabytePagesAndASnapshotOfItNeedsUffd)
   EXPECT_NE(fault(r).find("huge_pages \"2M\" snapshot cannot be restored from a File"), std::string::npos) << r.body;
   EXPECT_EQ(json::parse(clone.api->get("/").body)["state"], "Not started");
   clone.process->terminate();
+
+  // Through Uffd it restores onto huge pages, the handler copying whole 2 MiB pages, and the guest goes on.
+  const std::string handler_sock = (dir2.path() / "uffd.sock").string();
+  ProcessOptions ho;
+  ho.timeout = std::chrono::milliseconds(60000);
+  BackgroundProcess handler({(std::filesystem::path(hearth_binary()).parent_path() / "hearth-uffd-handler").string(),
+                             handler_sock, mem},
+                            ho);
+  ASSERT_TRUE(handler.wait_for_output("listening on", 10000)) << handler.output();
+  TempDir dir3;
+  ApiVm restored(dir3);
+  r = restored.api->put("/snapshot/load", json{{"snapshot_path", state},
+                                               {"mem_backend", {{"backend_type", "Uffd"}, {"backend_path", handler_sock}}},
+                                               {"resume_vm", true}}.dump());
+  ASSERT_EQ(r.status, 204) << r.body;
+  EXPECT_EQ(free_pages() + kMemMib / 2, free_before);
+  EXPECT_EQ(restored.api->put("/actions", R"({"action_type": "SendCtrlAltDel"})").status, 204);
+  ProcessResult after = restored.process->wait();
+  SCOPED_TRACE(after.out + after.err);
+  EXPECT_EQ(after.exit_code, 0);
+  EXPECT_EQ(lines_with_prefix(after.out, "TESTGUEST PASS").size(), 1u);
+  EXPECT_EQ(lines_with_prefix(after.out, "TESTGUEST START").size(), 0u);  // went on, did not boot again
+  handler.terminate();
 }
 
 TEST(HugePages, TooFewFreePagesIsAClearErrorAtInstanceStartAndNothingStarts) {

@@ -11,9 +11,11 @@ namespace hearth {
 
 namespace {
 
+uint64_t host_page_size() { return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)); }
+
 // Checks `ranges` (page-aligned, non-empty, disjoint) and returns the indices in address order.
 std::vector<size_t> checked_order(const std::vector<GuestRange>& ranges) {
-  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t page = host_page_size();
   std::vector<size_t> order(ranges.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ranges[a].start < ranges[b].start; });
@@ -72,7 +74,8 @@ GuestMemory GuestMemory::create_anonymous(const std::vector<GuestRange>& ranges,
   GuestMemory mem;
   for (size_t i : order) {
     try {
-      mem.regions_.push_back(Region{ranges[i], Mapping::anonymous(ranges[i].size, pages), true});
+      const uint64_t page = pages == AnonymousPages::kHugetlb2M ? kHugePageSize : host_page_size();
+      mem.regions_.push_back(Region{ranges[i], Mapping::anonymous(ranges[i].size, pages), true, page});
     } catch (const Error&) {
       // Another process took pages between the check and the mmap: say so rather than "Cannot allocate memory".
       // The regions mapped so far are released with `mem`.
@@ -89,7 +92,8 @@ GuestMemory GuestMemory::create_from_file(const std::vector<GuestRange>& ranges,
   if (file_offsets.size() != ranges.size()) throw Error("guest memory: one file offset per range is needed");
   GuestMemory mem;
   for (size_t i : checked_order(ranges)) {
-    mem.regions_.push_back(Region{ranges[i], Mapping::file_private(fd, file_offsets[i], ranges[i].size), false});
+    mem.regions_.push_back(
+        Region{ranges[i], Mapping::file_private(fd, file_offsets[i], ranges[i].size), false, host_page_size()});
   }
   mem.allocate_dirty_bitmaps();
   return mem;

@@ -33,6 +33,8 @@ class GuestMemory {
     // True for plain anonymous memory: a page the process never touched reads as zero, so a snapshot may
     // skip it unread. False for a file mapping or memory another process fills (userfaultfd).
     bool untouched_reads_as_zero = true;
+    // The host page size backing it (2 MiB for hugetlb): the unit a userfaultfd handler must copy.
+    uint64_t host_page_size = 4096;
   };
 
   // Maps one anonymous region per range. Ranges must be page-aligned, non-empty and disjoint (2 MiB-aligned

@@ -188,11 +188,11 @@ UffdBackend connect_uffd_backend(const GuestMemory& memory, const std::vector<ui
   UffdBackend backend;
   try {
     backend.uffd = register_guest_memory(memory);
-    const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
     std::vector<UffdRegionMapping> mappings;
     for (size_t i = 0; i < regions.size(); ++i) {
       const Mapping& map = regions[i].mapping;
-      mappings.push_back({reinterpret_cast<uint64_t>(map.data()), map.size(), file_offsets[i], page});
+      // hugetlb memory is filled only in whole huge pages (UFFDIO_COPY of 2 MiB), as Firecracker tells its handler.
+      mappings.push_back({reinterpret_cast<uint64_t>(map.data()), map.size(), file_offsets[i], regions[i].host_page_size});
     }
     backend.connection = connect_unix(socket_path, what);
     send_with_fd(backend.connection.get(), uffd_mappings_json(mappings), backend.uffd.get(), what, socket_path);

@@ -78,12 +78,13 @@ void check_layout(const std::vector<MemoryRegionLayout>& saved, const std::vecto
   }
 }
 
-GuestMemory map_memory(const std::vector<GuestRange>& ranges, const std::vector<MemoryRegionLayout>& layout,
-                       const LoadParams& params, UffdBackend& uffd) {
+GuestMemory map_memory(const VmConfig& config, const std::vector<GuestRange>& ranges,
+                       const std::vector<MemoryRegionLayout>& layout, const LoadParams& params, UffdBackend& uffd) {
   std::vector<uint64_t> offsets;
   for (const auto& l : layout) offsets.push_back(l.file_offset);
   if (params.backend == MemoryBackend::kUffd) {
-    GuestMemory memory = GuestMemory::create_anonymous(ranges);
+    // The handler fills it, so the backing is the snapshot's: "2M" gets the 2 MiB pool (or its short-pool error).
+    GuestMemory memory = Vmm::anonymous_memory(config);
     memory.mark_filled_elsewhere();
     uffd = connect_uffd_backend(memory, offsets, params.backend_path, "mem_backend.backend_path");
     return memory;
@@ -140,13 +141,10 @@ CreateStats create_snapshot(Vmm& vmm, const CreateParams& params) {
 
 RestoredVm restore_snapshot(const VmConfig& config, const StateFile& state, const LoadParams& params,
                             const VmmOptions& options, EventLoop& loop) {
-  // Firecracker: hugetlbfs memory cannot map a memory file, only be filled through userfaultfd. Hearth's
-  // uffd handshake does not carry a page size yet, so both backends refuse a "2M" snapshot before anything is built.
-  if (config.machine.huge_pages == HugePages::k2M) {
-    throw Error(params.backend == MemoryBackend::kUffd
-                    ? "mem_backend.backend_type: restoring a huge_pages \"2M\" snapshot through Uffd is not supported yet"
-                    : "mem_backend.backend_type: a huge_pages \"2M\" snapshot cannot be restored from a File "
-                      "(hugetlbfs pages need the Uffd backend, as in Firecracker)");
+  // Firecracker: hugetlbfs memory cannot map a memory file, only be filled through userfaultfd.
+  if (config.machine.huge_pages == HugePages::k2M && params.backend != MemoryBackend::kUffd) {
+    throw Error("mem_backend.backend_type: a huge_pages \"2M\" snapshot cannot be restored from a File "
+                "(hugetlbfs pages need the Uffd backend, as in Firecracker)");
   }
   check_drives(state.drives);
   const auto ranges = Vmm::ram_ranges(config);
@@ -155,7 +153,7 @@ RestoredVm restore_snapshot(const VmConfig& config, const StateFile& state, cons
   saved.machine = state.machine.get<MachineState>();
   saved.devices = state.devices;
   RestoredVm restored;
-  GuestMemory memory = map_memory(ranges, state.memory, params, restored.uffd);
+  GuestMemory memory = map_memory(config, ranges, state.memory, params, restored.uffd);
   restored.vmm = Vmm::from_state(config, options, loop, saved, std::move(memory));
   return restored;
 }

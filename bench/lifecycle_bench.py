@@ -12,6 +12,8 @@ size (default 128, 1024, 4096 MiB), Hearth and QEMU runs interleaved. Modes (all
   sequence   Hearth --api-sock: the Firecracker getting-started calls (boot-source, machine-config,
              drives/rootfs on a sparse file, InstanceStart), each timed, socket ready -> InstanceStart.
   churn      128 MiB lifecycles back to back for --churn-s seconds, 1 and 2 concurrent streams.
+The "floor" side (lifecycle and churn modes) is hearth-kvm-floor-probe (bench/kvm_floor_probe.cpp): the same
+KVM set-up as a VMM with an 8-byte guest and nothing else, the host's own cost of one lifecycle.
 See bench/README.md. Python 3 standard library only, Linux only.
 """
 
@@ -127,7 +129,11 @@ def qemu_argv(args, tmp, mem_mib, boot_args, api_sock=None):
             "-m", str(mem_mib), "-smp", "1", "-kernel", args.guest, "-append", boot_args] + qmp
 
 
-ARGV = {"hearth": hearth_argv, "qemu": qemu_argv}
+def floor_argv(args, tmp, mem_mib, boot_args, api_sock=None):
+    return [args.floor, "--mem-mib", str(mem_mib)]
+
+
+ARGV = {"hearth": hearth_argv, "qemu": qemu_argv, "floor": floor_argv}
 
 
 # --- one lifecycle -------------------------------------------------------------------------------
@@ -390,7 +396,8 @@ def parse_args():
     p.add_argument("--modes", default="lifecycle,api,memory,sequence,churn")
     p.add_argument("--no-ftrace", action="store_true", help="do not use a tracefs instance for KVM_RUN times")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds before a run is killed")
-    p.add_argument("--only", choices=["hearth", "qemu"], help="run one side only")
+    p.add_argument("--only", choices=["hearth", "qemu"], help="run one VMM side only (and the floor)")
+    p.add_argument("--floor", help="hearth-kvm-floor-probe (default: next to --hearth); 'none' to skip")
     p.add_argument("--json", "--out", dest="out", default="bench/out/lifecycle.json")
     args = p.parse_args()
     args.sizes = [int(s) for s in args.mem_sizes.split(",")]
@@ -402,6 +409,8 @@ def parse_args():
     if args.runs < 1 or args.mem_runs < 1 or min(args.sizes) < 4:
         p.error("--runs and --mem-runs must be at least 1, sizes at least 4 MiB")
     benchlib.check_guest(p, args)
+    if args.floor is None:
+        args.floor = os.path.join(os.path.dirname(args.hearth) or ".", "hearth-kvm-floor-probe")
     return args
 
 
@@ -443,13 +452,21 @@ def run_interleaved(args, sides, tmp, n, name, metrics, make, ftrace=None):
 
 def main():
     args = parse_args()
-    sides, skipped = benchlib.runnable_sides(args, args.only)
-    if not sides:
+    vmm_sides, skipped = benchlib.runnable_sides(args, args.only)
+    if not vmm_sides:
         print("nothing to measure: every side was skipped", file=sys.stderr)
         return 1
+    sides = list(vmm_sides)  # with the floor, for the modes it applies to
+    floor_skip = "--floor none" if args.floor == "none" else benchlib.skip_reason(args.floor, needs_kvm=True)
+    if floor_skip:
+        print(f"skipping floor: {floor_skip}")
+        skipped["floor"] = floor_skip
+    else:
+        sides.append("floor")
     ftrace = None if args.no_ftrace else Ftrace.open()
     print(f"first KVM_RUN via ftrace: {'yes, ' + ftrace.path if ftrace else 'no (needs root and tracefs)'}")
     columns = [(s, m) for m in args.sizes for s in sides]
+    vmm_columns = [(s, m) for m in args.sizes for s in vmm_sides]
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": {"kernel": platform.release(), "machine": platform.machine(), "cpus": os.cpu_count(),
@@ -472,20 +489,20 @@ def main():
                               res, columns, LIFECYCLE_METRICS)
             if "api" in args.modes:
                 sock = os.path.join(tmp, "api.sock")
-                res = run_interleaved(args, sides, tmp, args.runs, "api", API_METRICS,
+                res = run_interleaved(args, vmm_sides, tmp, args.runs, "api", API_METRICS,
                                       lambda s, m: lifecycle_run(ARGV[s](args, tmp, m, args.boot_args, sock), m,
                                                                  args.timeout, tmp, api_sock=sock))
                 report["modes"]["api"] = res
                 print_section("with the API socket (Hearth --api-sock + config / QEMU -qmp unix:): median / p90",
-                              res, columns, API_METRICS)
+                              res, vmm_columns, API_METRICS)
             if "memory" in args.modes:
                 boot = f"{args.boot_args} testguest.hold_ms={args.hold_ms}"
-                res = run_interleaved(args, sides, tmp, args.mem_runs, "memory", MEM_METRICS,
+                res = run_interleaved(args, vmm_sides, tmp, args.mem_runs, "memory", MEM_METRICS,
                                       lambda s, m: lifecycle_run(ARGV[s](args, tmp, m, boot), m, args.timeout,
                                                                  tmp, sample_mem=True))
                 report["modes"]["memory"] = res
                 print_section(f"memory, peak of samples every {MEM_SAMPLE_S * 1000:.0f} ms over the run "
-                              f"(hold_ms={args.hold_ms}): median / p90", res, columns, MEM_METRICS)
+                              f"(hold_ms={args.hold_ms}): median / p90", res, vmm_columns, MEM_METRICS)
             if "sequence" in args.modes and "hearth" in sides:
                 drive = os.path.join(tmp, "rootfs.img")
                 with open(drive, "wb") as f:

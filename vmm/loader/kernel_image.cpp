@@ -8,6 +8,7 @@
 #include "vmm/loader/bzimage.h"
 #include "vmm/loader/cmdline.h"
 #include "vmm/loader/elf.h"
+#include "vmm/memory/touched_pages.h"
 
 namespace hearth::loader {
 namespace {
@@ -20,6 +21,33 @@ uint64_t low_ram_end(const GuestMemory& mem) {
   throw Error("kernel image: guest RAM does not extend above 1 MiB");
 }
 
+// Zeroes [addr, addr+len), which lies inside one region. In plain anonymous RAM a page the process never
+// touched already reads as zero, so only touched pages are written: a memset of the test guest's 2.4 MiB
+// bss faulted in ~600 pages (~3 ms on a nested host, and their RSS) that the guest may never use.
+void zero_guest_range(const GuestMemory& mem, uint64_t addr, uint64_t len) {
+  if (len == 0) return;
+  const auto region = std::find_if(mem.regions().begin(), mem.regions().end(), [&](const GuestMemory::Region& r) {
+    return addr >= r.range.start && addr - r.range.start < r.range.size;
+  });
+  if (region == mem.regions().end() || !region->untouched_reads_as_zero) {
+    auto all = *mem.slice(addr, len);
+    std::memset(all.data(), 0, all.size());
+    return;
+  }
+  TouchedPages pages(region->mapping.data());
+  constexpr uint64_t kPage = TouchedPages::kPageSize;
+  const uint64_t end = addr + len;
+  for (uint64_t at = addr; at < end;) {
+    const uint64_t page = (at - region->range.start) / kPage;
+    const uint64_t page_end = std::min(end, region->range.start + (page + 1) * kPage);
+    if (pages.touched(page)) {
+      auto part = *mem.slice(at, page_end - at);
+      std::memset(part.data(), 0, part.size());
+    }
+    at = page_end;
+  }
+}
+
 LoadedKernel load_elf(const GuestMemory& mem, std::span<const uint8_t> image) {
   const ElfImage elf = parse_elf(image);
   for (const auto& s : elf.segments) {
@@ -30,8 +58,7 @@ LoadedKernel load_elf(const GuestMemory& mem, std::span<const uint8_t> image) {
   }
   for (const auto& s : elf.segments) {
     mem.write(s.paddr, image.subspan(s.file_offset, s.file_size));
-    auto bss = *mem.slice(s.paddr + s.file_size, s.mem_size - s.file_size);
-    std::memset(bss.data(), 0, bss.size());
+    zero_guest_range(mem, s.paddr + s.file_size, s.mem_size - s.file_size);
   }
   LoadedKernel k;
   k.format = KernelFormat::kElf;

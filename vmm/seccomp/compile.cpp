@@ -35,9 +35,9 @@ uint32_t to_scmp(const Action& a) {
   return SCMP_ACT_KILL_PROCESS;
 }
 
-scmp_arg_cmp to_scmp(const ArgCheck& check) {
+scmp_arg_cmp to_scmp(const ArgCheck& check, uint32_t own_pid) {
   ArgCheck c = check;
-  if (c.own_pid) c.value = static_cast<uint64_t>(::getpid());
+  if (c.own_pid) c.value = own_pid;
   scmp_arg_cmp out{};
   out.arg = c.index;
   out.datum_a = c.value;
@@ -86,6 +86,10 @@ int syscall_number(const std::string& name) {
 }
 
 BpfProgram compile(const Filter& filter, const std::string& what) {
+  return compile(filter, what, static_cast<uint32_t>(::getpid()));
+}
+
+BpfProgram compile(const Filter& filter, const std::string& what, uint32_t own_pid) {
   Ctx ctx(seccomp_init(to_scmp(filter.default_action)));
   if (!ctx) throw Error(what + ": seccomp_init failed");
   // We load the program ourselves (load() sets no_new_privs); libseccomp only compiles.
@@ -106,7 +110,7 @@ BpfProgram compile(const Filter& filter, const std::string& what) {
     std::vector<scmp_arg_cmp> cmps;
     for (const ArgCheck& c : rule.args) {
       if (c.index > 5) throw Error(fmt::format("{}: syscall '{}': argument index {} is not 0-5", what, rule.syscall, c.index));
-      cmps.push_back(to_scmp(c));
+      cmps.push_back(to_scmp(c, own_pid));
     }
     if (to_scmp(rule.action) == to_scmp(filter.default_action)) continue;  // libseccomp refuses a no-op rule
     const int rc = seccomp_rule_add_exact_array(ctx.get(), to_scmp(rule.action), nr,

@@ -11,6 +11,7 @@
 #include "vmm/seccomp/builtin.h"
 #include "vmm/seccomp/compile.h"
 #include "vmm/seccomp/policy_file.h"
+#include "vmm/seccomp/precompiled.h"
 #include "vmm/seccomp/seccomp.h"
 #include "vmm/seccomp/self_test.h"
 #include "vmm/seccomp/violation.h"
@@ -49,10 +50,15 @@ void set_policy(const Settings& settings) {
     g_enabled = false;
     return;
   }
-  const Policy policy = settings.filter_file.empty() ? builtin_policy() : read_policy_file(settings.filter_file);
-  const std::string origin = settings.filter_file.empty() ? "built-in seccomp policy" : settings.filter_file;
-  for (ThreadKind kind : {ThreadKind::kVmm, ThreadKind::kApi, ThreadKind::kVcpu, ThreadKind::kMigration}) {
-    g_programs[index_of(kind)] = compile(policy.at(kind_name(kind)), fmt::format("{}: {} filter", origin, kind_name(kind)));
+  if (settings.filter_file.empty() && settings.builtin) {
+    const auto pid = static_cast<uint32_t>(::getpid());
+    for (size_t i = 0; i < kKinds; ++i) g_programs[i] = instantiate(*settings.builtin, i, pid);
+  } else {
+    const Policy policy = settings.filter_file.empty() ? builtin_policy() : read_policy_file(settings.filter_file);
+    const std::string origin = settings.filter_file.empty() ? "built-in seccomp policy" : settings.filter_file;
+    for (ThreadKind kind : {ThreadKind::kVmm, ThreadKind::kApi, ThreadKind::kVcpu, ThreadKind::kMigration}) {
+      g_programs[index_of(kind)] = compile(policy.at(kind_name(kind)), fmt::format("{}: {} filter", origin, kind_name(kind)));
+    }
   }
   load_self_test_from_env();
   install_violation_handler();
@@ -63,6 +69,12 @@ void set_policy(const Settings& settings) {
 }
 
 bool enabled() { return g_enabled; }
+
+std::vector<sock_filter> instantiate(const PrecompiledPolicy& policy, size_t index, uint32_t pid) {
+  std::vector<sock_filter> program(policy.programs[index].begin(), policy.programs[index].end());
+  for (uint16_t slot : policy.pid_slots[index]) program.at(slot).k = pid;
+  return program;
+}
 
 void install_thread_filter(ThreadKind kind) noexcept {
   if (!g_enabled) return;

@@ -7,6 +7,8 @@
 
 namespace hearth::seccomp {
 
+struct PrecompiledPolicy;
+
 enum class ThreadKind { kVmm, kApi, kVcpu, kMigration };
 
 // "vmm", "api", "vcpu", "migration": the names policy files and log lines use.
@@ -15,6 +17,8 @@ const char* kind_name(ThreadKind kind);
 struct Settings {
   bool enabled = true;      // false: --no-seccomp
   std::string filter_file;  // --seccomp-filter: a JSON policy (docs/seccomp.md) instead of the built-in one
+  // The built-in policy compiled at build time (precompiled.h); null: compile it at start-up.
+  const PrecompiledPolicy* builtin = nullptr;
 };
 
 // --no-seccomp and --seccomp-filter as Settings. HEARTH_SECCOMP_REQUIRE=1 in the environment (the

@@ -4,6 +4,7 @@
 #include "tests/unit/loader/test_images.h"
 #include "vmm/loader/elf.h"
 #include "vmm/loader/kernel_image.h"
+#include "vmm/memory/touched_pages.h"
 
 namespace hearth::loader {
 namespace {
@@ -44,6 +45,22 @@ TEST(ElfLoader, LoadsSegmentsAndZeroesBss) {
   EXPECT_EQ(read_back(mem, 0x300000, data.size()), data);
   EXPECT_EQ(read_back(mem, 0x300100, 0x2f00), std::vector<uint8_t>(0x2f00, 0));
   EXPECT_EQ(mem.read_obj<uint8_t>(0x303000), 0xAA);
+}
+
+TEST(ElfLoader, BssInFreshRamIsLeftUntouchedAndReadsAsZero) {
+  auto mem = ram128();
+  const auto data = pattern(0x100, 3);
+  // 1 MiB of bss past one page of data: the first page is touched by the data, the rest must stay unfaulted.
+  const auto image = ElfBuilder().load(0x400000, data, 0x101000).entry(0x400000).build();
+  load_kernel(mem, image);
+  const GuestMemory::Region& region = mem.regions().front();
+  ASSERT_EQ(region.range.start, 0u);
+  TouchedPages pages(region.mapping.data());
+  EXPECT_TRUE(pages.touched(0x400000 / TouchedPages::kPageSize));
+  for (uint64_t addr = 0x401000; addr < 0x501000; addr += TouchedPages::kPageSize) {
+    ASSERT_FALSE(pages.touched(addr / TouchedPages::kPageSize)) << std::hex << addr;
+  }
+  EXPECT_EQ(read_back(mem, 0x400100, 0x100f00), std::vector<uint8_t>(0x100f00, 0));
 }
 
 TEST(ElfLoader, TranslatesVirtualEntryThroughItsSegment) {

@@ -16,6 +16,7 @@
 #include "tests/unit/error_of.h"
 #include "vmm/seccomp/builtin.h"
 #include "vmm/seccomp/compile.h"
+#include "vmm/seccomp/precompiled.h"
 #include "vmm/seccomp/seccomp.h"
 
 namespace hearth::seccomp {
@@ -92,6 +93,29 @@ TEST(PolicyFile, BuiltinPolicyRoundTripsThroughTheFormat) {
     const BpfProgram b = compile(f, kind);
     ASSERT_EQ(a.size(), b.size()) << kind;
     EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(sock_filter)), 0) << kind;
+  }
+}
+
+// The build-time programs hearth installs are exactly what compiling the built-in policy gives.
+TEST(PolicyFile, PrecompiledBuiltinProgramsMatchTheBuiltinPolicy) {
+  const Policy builtin = builtin_policy();
+  const PrecompiledPolicy& pre = precompiled_builtin_policy();
+  const ThreadKind kinds[] = {ThreadKind::kVmm, ThreadKind::kApi, ThreadKind::kVcpu, ThreadKind::kMigration};
+  for (size_t i = 0; i < std::size(kinds); ++i) {
+    const BpfProgram fresh = compile(builtin.at(kind_name(kinds[i])), kind_name(kinds[i]));
+    const BpfProgram patched = instantiate(pre, i, static_cast<uint32_t>(::getpid()));
+    ASSERT_EQ(patched.size(), fresh.size()) << kind_name(kinds[i]);
+    for (size_t j = 0; j < fresh.size(); ++j) {
+      const sock_filter a = patched[j], b = fresh[j];
+      if (a.code != b.code || a.jt != b.jt || a.jf != b.jf || a.k != b.k) {
+        ADD_FAILURE() << kind_name(kinds[i]) << " instruction " << j << ": precompiled {" << a.code << ","
+                      << int(a.jt) << "," << int(a.jf) << "," << std::hex << a.k << "} fresh {" << std::dec
+                      << b.code << "," << int(b.jt) << "," << int(b.jf) << "," << std::hex << b.k << "}";
+        break;
+      }
+    }
+    EXPECT_EQ(std::memcmp(patched.data(), fresh.data(), fresh.size() * sizeof(sock_filter)), 0)
+        << kind_name(kinds[i]);
   }
 }
 

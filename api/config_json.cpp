@@ -103,7 +103,10 @@ nlohmann::json to_json(const LoggerConfig& logger) {
 }
 
 nlohmann::json to_json(const MetricsConfig& metrics) {
-  return {{"metrics_path", metrics.metrics_path}};
+  nlohmann::json j = {{"metrics_path", metrics.metrics_path}};
+  if (metrics.emit_id) j["emit_id"] = true;
+  if (!metrics.properties.empty()) j["properties"] = metrics.properties;
+  return j;
 }
 
 nlohmann::json to_json(const VmConfig& config) {

@@ -254,8 +254,18 @@ LoggerConfig parse_logger(const nlohmann::json& j, std::string_view context) {
 }
 
 MetricsConfig parse_metrics(const nlohmann::json& j, std::string_view context) {
-  ObjectReader r(j, std::string(context), {"metrics_path"});
-  return MetricsConfig{r.nonempty_string("metrics_path")};
+  ObjectReader r(j, std::string(context), {"metrics_path", "emit_id", "properties"});
+  MetricsConfig m;
+  m.metrics_path = r.nonempty_string("metrics_path");
+  m.emit_id = r.opt_boolean("emit_id").value_or(false);
+  if (const nlohmann::json* props = r.get("properties")) {
+    if (!props->is_object()) throw_type_error(r.path("properties"), "an object of strings", *props);
+    for (const auto& [key, value] : props->items()) {
+      if (!value.is_string()) throw_type_error(r.path("properties") + "." + key, "a string", value);
+      m.properties[key] = value.get<std::string>();
+    }
+  }
+  return m;
 }
 
 }  // namespace hearth::api

@@ -205,7 +205,10 @@ Result<> PrebootConfigController::send_ctrl_alt_del() {
 
 Result<> PrebootConfigController::flush_metrics() {
   if (!metrics_sink_) return bad_request("FlushMetrics: metrics are not configured (PUT /metrics first)");
-  flush_json_line(registry_, *metrics_sink_);
+  nlohmann::json extra = nlohmann::json::object();
+  if (config_.metrics && config_.metrics->emit_id) extra["id"] = metrics_instance_id_;
+  if (config_.metrics && !config_.metrics->properties.empty()) extra["properties"] = config_.metrics->properties;
+  flush_json_line(registry_, *metrics_sink_, extra);
   return {};
 }
 
@@ -294,6 +297,10 @@ Result<> PrebootConfigController::migrate_send(const MigrationSendRequest& reque
     return bad_request(fmt::format("migration/send: the microVM must be running or paused; it is {}", describe(state_)));
   }
   if (migrating_) return bad_request("migration/send: a migration is already in progress");
+  if (request.post_copy && config_.machine.huge_pages == HugePages::k2M) {
+    return bad_request("migration/send.post_copy: post-copy moves 4 KiB pages, which 2M huge-page memory cannot "
+                       "take; migrate this microVM pre-copy");
+  }
   Result<> r = catching([&] { return send_vm(request, std::move(done)); });
   if (r.ok()) migrating_ = true;
   return r;

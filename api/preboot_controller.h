@@ -56,6 +56,8 @@ class PrebootConfigController : public Controller {
   VmState state() const { return state_; }
 
  protected:
+  // The instance id a metrics line carries when metrics.emit_id is set.
+  void set_metrics_instance_id(std::string id) { metrics_instance_id_ = std::move(id); }
   // Runtime hooks, called on the VMM thread only when the state allows them. A hook may return
   // a Fault or throw hearth::Error (which becomes a 400).
   virtual Result<> start_vm(const VmConfig& config) = 0;
@@ -80,6 +82,7 @@ class PrebootConfigController : public Controller {
   bool migrating() const { return migrating_; }
 
  private:
+  std::string metrics_instance_id_;
   // Runs `f` unless the VM has booted; Error from `f` becomes a 400 fault. A configuring operation that
   // succeeds is remembered: a snapshot can then no longer be loaded (logger, metrics and serial are not).
   template <typename F>

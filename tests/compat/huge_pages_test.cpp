@@ -298,6 +298,10 @@ TEST(HugePages, LiveMigrationPutsTheDestinationOnHugePagesToo) {
   BackgroundProcess dest({hearth_binary(), "--api-sock", dst_sock, "--no-seccomp", "--migrate-from", url}, o);
   ASSERT_TRUE(wait_for_socket(dst_sock, 10000));
   ApiClient api(src_sock, 120);
+  // Post-copy moves 4 KiB pages, which a 2 MiB hugetlb mapping cannot take: refused, nothing started.
+  const HttpReply post = api.put("/migration/send", json{{"url", url}, {"post_copy", true}}.dump());
+  EXPECT_EQ(post.status, 400) << post.body;
+  EXPECT_NE(post.body.find("post_copy"), std::string::npos) << post.body;
   const HttpReply r = api.put("/migration/send", json{{"url", url}}.dump());
   ASSERT_EQ(r.status, 204) << r.body;
   ProcessResult src = source.wait();

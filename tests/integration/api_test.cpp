@@ -250,6 +250,26 @@ TEST_F(ApiTest, MetricsFlushToFileAndServePrometheusText) {
   EXPECT_EQ(process_->terminate().exit_code, 0);
 }
 
+// Firecracker's Metrics fields: emit_id puts the --id on each line, properties go under "properties".
+TEST_F(ApiTest, MetricsLinesCarryTheInstanceIdAndPropertiesWhenAsked) {
+  start_hearth();
+  const std::string metrics = (dir_.path() / "metrics.json").string();
+  ApiClient api(socket_);
+  ASSERT_EQ(api.put("/metrics", json{{"metrics_path", metrics}, {"emit_id", true},
+                                    {"properties", {{"zone", "eu-1"}}}}.dump()).status, 204);
+  EXPECT_EQ(api.put("/metrics", R"({"metrics_path": "/m", "properties": {"zone": 1}})").status, 400);
+  ASSERT_EQ(api.put("/actions", R"({"action_type": "FlushMetrics"})").status, 204);
+  std::ifstream in(metrics);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  const json j = json::parse(line, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << line;
+  EXPECT_EQ(j["id"], "api-test") << line;
+  EXPECT_EQ(j["properties"], json({{"zone", "eu-1"}})) << line;
+  EXPECT_EQ(json::parse(api.get("/vm/config").body)["metrics"]["emit_id"], true);
+  EXPECT_EQ(process_->terminate().exit_code, 0);
+}
+
 TEST_F(ApiTest, PatchDriveAfterBootSwapsTheFileAndTheGuestSeesTheNewCapacity) {
   HEARTH_REQUIRE_KVM();
   start_hearth();

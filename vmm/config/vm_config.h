@@ -76,6 +76,8 @@ struct LoggerConfig {
 
 struct MetricsConfig {
   std::string metrics_path;
+  bool emit_id = false;                           // each line carries "id": the instance id (--id)
+  std::map<std::string, std::string> properties;  // each line carries them as "properties"
 };
 
 struct VmConfig {

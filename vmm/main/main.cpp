@@ -29,6 +29,7 @@
 #include "vmm/main/version.h"
 #include "vmm/main/vm_controller.h"
 #include "vmm/metrics/registry.h"
+#include "vmm/seccomp/precompiled.h"
 #include "vmm/seccomp/seccomp.h"
 #include "vmm/snapshot/state_file.h"
 
@@ -141,9 +142,14 @@ int run_vmm(const Options& opts) {
   if (initial.logger) {
     if (auto r = controller.put_logger(*initial.logger); !r.ok()) throw Error(r.fault().message);
   }
-  std::string metrics_path = initial.metrics ? initial.metrics->metrics_path : opts.metrics_path;
-  if (!metrics_path.empty()) {
-    if (auto r = controller.put_metrics({metrics_path}); !r.ok()) throw Error(r.fault().message);
+  MetricsConfig metrics;
+  if (initial.metrics) {
+    metrics = *initial.metrics;
+  } else {
+    metrics.metrics_path = opts.metrics_path;
+  }
+  if (!metrics.metrics_path.empty()) {
+    if (auto r = controller.put_metrics(metrics); !r.ok()) throw Error(r.fault().message);
   }
 
   api::RequestQueue queue;
@@ -312,7 +318,9 @@ int run(int argc, char** argv) {
   if (!opts.module.empty()) logger.module = opts.module;
   if (!opts.log_path.empty()) logger.log_path = opts.log_path;
   configure_logging(logger, opts.id);
-  seccomp::set_policy(seccomp::settings_from_flags(opts.no_seccomp, opts.seccomp_filter));
+  seccomp::Settings seccomp_settings = seccomp::settings_from_flags(opts.no_seccomp, opts.seccomp_filter);
+  seccomp_settings.builtin = &seccomp::precompiled_builtin_policy();
+  seccomp::set_policy(seccomp_settings);
   metrics::global().counter("seccomp.num_faults");  // 0 in every line; the SIGSYS handler writes the 1
   if (!opts.migrate_from.empty()) {
     if (!opts.config_file.empty()) throw Error("--migrate-from and --config-file exclude each other");

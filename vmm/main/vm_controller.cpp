@@ -32,7 +32,9 @@ VmController::VmController(EventLoop& loop, VmmOptions options, VmConfig initial
     : PrebootConfigController(std::string(kVersion), std::move(initial)),
       loop_(loop),
       options_(std::move(options)),
-      instance_id_(std::move(instance_id)) {}
+      instance_id_(std::move(instance_id)) {
+  set_metrics_instance_id(instance_id_);
+}
 
 api::Result<api::InstanceInfo> VmController::describe_instance() {
   auto info = PrebootConfigController::describe_instance();

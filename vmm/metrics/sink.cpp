@@ -38,8 +38,10 @@ bool LineSink::write_line(std::string_view line) {
   return true;
 }
 
-bool flush_json_line(Registry& registry, LineSink& sink) {
-  if (sink.write_line(registry.take_deltas_json().dump())) return true;
+bool flush_json_line(Registry& registry, LineSink& sink, const nlohmann::json& extra) {
+  nlohmann::json line = registry.take_deltas_json();
+  for (const auto& [key, value] : extra.items()) line[key] = value;
+  if (sink.write_line(line.dump())) return true;
   registry.counter("metrics.lost_lines").add();
   return false;
 }

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "vmm/base/fd.h"
 #include "vmm/metrics/registry.h"
 
@@ -29,7 +31,8 @@ class LineSink {
   uint64_t lost_ = 0;
 };
 
-// Writes one JSON line of deltas from `registry`; a lost line also bumps "metrics.lost_lines".
-bool flush_json_line(Registry& registry, LineSink& sink);
+// Writes one JSON line of deltas from `registry`, with the members of `extra` (an object) added at the top
+// level (Firecracker's "id" and "properties"); a lost line also bumps "metrics.lost_lines".
+bool flush_json_line(Registry& registry, LineSink& sink, const nlohmann::json& extra = nlohmann::json::object());
 
 }  // namespace hearth::metrics

@@ -43,7 +43,10 @@ bool same(const VmConfig& a, const VmConfig& b) {
   if (machine(a.machine) != machine(b.machine)) return false;
   if (logger(a.logger) != logger(b.logger)) return false;
   if (a.metrics.has_value() != b.metrics.has_value()) return false;
-  if (a.metrics && a.metrics->metrics_path != b.metrics->metrics_path) return false;
+  if (a.metrics && (a.metrics->metrics_path != b.metrics->metrics_path || a.metrics->emit_id != b.metrics->emit_id ||
+                    a.metrics->properties != b.metrics->properties)) {
+    return false;
+  }
   if (a.drives.size() != b.drives.size()) return false;
   for (size_t i = 0; i < a.drives.size(); ++i) {
     if (!same(a.drives[i], b.drives[i])) return false;
@@ -367,6 +370,26 @@ TEST(ConfigJson, LoggerAndMetrics) {
   EXPECT_EQ(error_of(with("metrics", R"({"metrics_path": "/m", "x": 1})")),
             "metrics: unknown field 'x'");
   EXPECT_EQ(error_of(with("metrics", R"("/m")")), "metrics: expected an object, got string");
+  EXPECT_EQ(error_of(with("metrics", R"({"metrics_path": "/m", "emit_id": 1})")),
+            "metrics.emit_id: expected a boolean, got unsigned integer");
+  EXPECT_EQ(error_of(with("metrics", R"({"metrics_path": "/m", "properties": ["a"]})")),
+            "metrics.properties: expected an object of strings, got array");
+  EXPECT_EQ(error_of(with("metrics", R"({"metrics_path": "/m", "properties": {"zone": 3}})")),
+            "metrics.properties.zone: expected a string, got unsigned integer");
+}
+
+// Firecracker's current Metrics schema: emit_id and properties parse, and GET /vm/config shows them only when set.
+TEST(ConfigJson, MetricsEmitIdAndPropertiesRoundTrip) {
+  const VmConfig c = api::parse_config_file(R"({"boot-source": {"kernel_image_path": "/k"},
+      "metrics": {"metrics_path": "/m", "emit_id": true, "properties": {"zone": "eu-1", "pool": "a"}}})");
+  ASSERT_TRUE(c.metrics);
+  EXPECT_TRUE(c.metrics->emit_id);
+  EXPECT_EQ(c.metrics->properties, (std::map<std::string, std::string>{{"pool", "a"}, {"zone", "eu-1"}}));
+  const nlohmann::json j = api::to_json(c);
+  EXPECT_EQ(j["metrics"]["emit_id"], true);
+  EXPECT_EQ(j["metrics"]["properties"]["zone"], "eu-1");
+  const VmConfig plain = api::parse_config_file(R"({"boot-source": {"kernel_image_path": "/k"}, "metrics": {"metrics_path": "/m"}})");
+  EXPECT_EQ(api::to_json(plain)["metrics"], nlohmann::json({{"metrics_path", "/m"}}));
 }
 
 }  // namespace

@@ -86,6 +86,20 @@ TEST(Metrics, FileSink) {
   EXPECT_EQ(nlohmann::json::parse(l1)["a"]["b"], 3);
   EXPECT_EQ(nlohmann::json::parse(l2)["a"]["b"], 0);
   fs::remove(path);
+  {
+    Registry r;
+    r.counter("a.b").add(2);
+    LineSink sink(path, "metrics.metrics_path");
+    EXPECT_TRUE(flush_json_line(r, sink, {{"id", "vm-7"}, {"properties", {{"zone", "eu-1"}}}}));
+  }
+  std::ifstream again(path);
+  std::string line;
+  std::getline(again, line);
+  const auto j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["a"]["b"], 2);
+  EXPECT_EQ(j["id"], "vm-7");
+  EXPECT_EQ(j["properties"]["zone"], "eu-1");
+  fs::remove(path);
   EXPECT_THROW(LineSink("/nonexistent-dir/m", "metrics.metrics_path"), Error);
   EXPECT_THROW(LineSink("/dev/null/x", "metrics.metrics_path"), Error);
 }

@@ -153,7 +153,7 @@ TEST_F(PrebootTest, Lifecycle) {
   EXPECT_EQ(message(vmm.patch_machine_config({})), "PATCH /machine-config is not allowed after boot");
   EXPECT_EQ(message(vmm.put_drive(drive("a", disk, false))), "PUT /drives is not allowed after boot");
   EXPECT_EQ(message(vmm.put_logger({})), "PUT /logger is not allowed after boot");
-  EXPECT_EQ(message(vmm.put_metrics({"/tmp/x"})), "PUT /metrics is not allowed after boot");
+  EXPECT_EQ(message(vmm.put_metrics({"/tmp/x", false, {}})), "PUT /metrics is not allowed after boot");
   EXPECT_EQ(message(vmm.put_serial({"/tmp/x"})), "PUT /serial is not allowed after boot");
 
   ASSERT_TRUE(vmm.pause().ok());
@@ -168,10 +168,10 @@ TEST_F(PrebootTest, Lifecycle) {
 TEST_F(PrebootTest, MetricsFlush) {
   EXPECT_EQ(message(vmm.flush_metrics()),
             "FlushMetrics: metrics are not configured (PUT /metrics first)");
-  EXPECT_EQ(message(vmm.put_metrics({"/nonexistent/m"})).substr(0, 42),
+  EXPECT_EQ(message(vmm.put_metrics({"/nonexistent/m", false, {}})).substr(0, 42),
             "metrics.metrics_path: cannot create '/none");
   std::string path = dir + "/metrics.json";
-  ASSERT_TRUE(vmm.put_metrics({path}).ok());
+  ASSERT_TRUE(vmm.put_metrics({path, false, {}}).ok());
   registry.counter("api.test").add(4);
   ASSERT_TRUE(vmm.flush_metrics().ok());
   std::ifstream in(path);

@@ -63,3 +63,20 @@ def kvm_missing():
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return "/dev/kvm cannot be opened read-write"
     return ""
+
+
+def swagger_test_setup():
+    """--hearth, --guest and --swagger from the command line, and the swagger file loaded: (args, spec).
+    None, after printing why, when there is no usable /dev/kvm (the test then passes as skipped)."""
+    import argparse
+    import yaml  # Debian: python3-yaml
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hearth", required=True)
+    ap.add_argument("--guest", required=True)
+    ap.add_argument("--swagger", required=True)
+    args = ap.parse_args()
+    if kvm_missing():
+        print("SKIP (needs KVM):", kvm_missing())
+        return None
+    with open(args.swagger) as f:
+        return args, yaml.safe_load(f)

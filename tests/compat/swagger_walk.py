@@ -5,15 +5,12 @@ Each request carries a plausible body built from the schema (required fields, fi
 inside a scratch directory). Hearth must answer every one with a 2xx, or with a 400 whose JSON body has
 fault_message: a path/method Firecracker has is never 404 or 405 here.
 """
-import argparse
 import json
 import os
 import sys
 import tempfile
 
-import yaml  # Debian: python3-yaml
-
-from fc_api import kvm_missing, request, start_hearth
+from fc_api import request, start_hearth, swagger_test_setup
 
 
 class BodyMaker:
@@ -100,16 +97,10 @@ def walk(spec, maker, sock_path, phase):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--hearth", required=True)
-    ap.add_argument("--guest", required=True)
-    ap.add_argument("--swagger", required=True)
-    args = ap.parse_args()
-    if kvm_missing():
-        print("SKIP (needs KVM):", kvm_missing())
+    loaded = swagger_test_setup()
+    if loaded is None:
         return 0
-    with open(args.swagger) as f:
-        spec = yaml.safe_load(f)
+    args, spec = loaded
 
     with tempfile.TemporaryDirectory(prefix="hearth-walk-") as scratch:
         sock_path = os.path.join(scratch, "api.sock")

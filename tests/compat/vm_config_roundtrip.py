@@ -7,15 +7,12 @@
 2. With a Hearth extension set (boot-source.boot_protocol), that key appears, and only it is outside the
    schema; without it the output is plain Firecracker.
 """
-import argparse
 import json
 import os
 import sys
 import tempfile
 
-import yaml  # Debian: python3-yaml
-
-from fc_api import kvm_missing, request, start_hearth
+from fc_api import request, start_hearth, swagger_test_setup
 
 
 def unknown_keys(value, schema, definitions, where):
@@ -45,16 +42,10 @@ def put(sock, path, body):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--hearth", required=True)
-    ap.add_argument("--guest", required=True)
-    ap.add_argument("--swagger", required=True)
-    args = ap.parse_args()
-    if kvm_missing():
-        print("SKIP (needs KVM):", kvm_missing())
+    loaded = swagger_test_setup()
+    if loaded is None:
         return 0
-    with open(args.swagger) as f:
-        spec = yaml.safe_load(f)
+    args, spec = loaded
     definitions = spec["definitions"]
     full = definitions["FullVmConfiguration"]
     failures = []

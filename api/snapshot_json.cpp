@@ -29,7 +29,7 @@ SnapshotCreateRequest parse_snapshot_create(const nlohmann::json& j) {
 SnapshotLoadRequest parse_snapshot_load(const nlohmann::json& j) {
   ObjectReader r(j, "snapshot/load",
                  {"snapshot_path", "mem_backend", "mem_file_path", "track_dirty_pages", "enable_diff_snapshots",
-                  "resume_vm", "network_overrides"});
+                  "resume_vm", "network_overrides", "vsock_override", "clock_realtime", "huge_pages"});
   SnapshotLoadRequest req;
   req.snapshot_path = r.nonempty_string("snapshot_path");
   check_host_path(req.snapshot_path, r.path("snapshot_path"));
@@ -59,6 +59,14 @@ SnapshotLoadRequest parse_snapshot_load(const nlohmann::json& j) {
   if (const auto* overrides = r.get("network_overrides")) {
     if (!overrides->is_array()) throw_type_error(r.path("network_overrides"), "an array", *overrides);
     if (!overrides->empty()) r.fail("network_overrides", "network interfaces are not supported yet");
+  }
+  // Firecracker's newer load options: their default forms are what Hearth does; anything else is refused.
+  if (r.get("vsock_override")) r.fail("vsock_override", "vsock is not supported yet");
+  if (r.opt_boolean("clock_realtime").value_or(false)) {
+    r.fail("clock_realtime", "advancing kvmclock by the time since the snapshot is not supported yet");
+  }
+  if (const auto pages = r.opt_string("huge_pages"); pages && *pages != "Snapshot") {
+    r.fail("huge_pages", fmt::format("only \"Snapshot\" (the snapshot's own backing) is supported, got \"{}\"", *pages));
   }
   return req;
 }

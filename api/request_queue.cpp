@@ -1,7 +1,5 @@
 #include "api/request_queue.h"
 
-#include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <exception>
 
@@ -13,7 +11,6 @@ struct RequestQueue::Pending {
   std::mutex mutex;
   std::condition_variable cv;
   bool done = false;
-  std::atomic<bool> done_hint{false};  // read without the mutex while spinning
   bool ran = false;
   std::exception_ptr error;
 
@@ -21,27 +18,9 @@ struct RequestQueue::Pending {
     std::lock_guard lock(mutex);
     ran = did_run;
     done = true;
-    done_hint.store(true, std::memory_order_release);
     cv.notify_one();
   }
 };
-
-namespace {
-
-// Most calls (a config PUT, a GET) take the VMM thread a few microseconds; spinning that long saves the
-// futex sleep and wake-up, ~20 us of each API round trip on a nested host (bench/api_bench.py). Bounded,
-// so a slow call (InstanceStart, a snapshot) costs one short spin and then sleeps.
-constexpr auto kReplySpin = std::chrono::microseconds(50);
-
-void spin_until(const std::atomic<bool>& flag) {
-  const auto until = std::chrono::steady_clock::now() + kReplySpin;
-  while (!flag.load(std::memory_order_acquire)) {
-    for (int i = 0; i < 64; ++i) __builtin_ia32_pause();
-    if (std::chrono::steady_clock::now() >= until) return;
-  }
-}
-
-}  // namespace
 
 bool RequestQueue::run(const Task& task) {
   Pending p;
@@ -52,8 +31,6 @@ bool RequestQueue::run(const Task& task) {
     pending_.push_back(&p);
   }
   wakeup_.signal();
-  spin_until(p.done_hint);
-  // Taken even after a successful spin: finish() may still hold it while it notifies.
   std::unique_lock lock(p.mutex);
   p.cv.wait(lock, [&] { return p.done; });
   if (p.error) std::rethrow_exception(p.error);

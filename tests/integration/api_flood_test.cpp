@@ -175,7 +175,13 @@ class ApiFlood : public ::testing::Test {
     std::this_thread::sleep_for(milliseconds(1000));
     const double used = cpu_seconds(pid_->load()) - before;
     std::printf("[ flood %s ] hearth CPU over 1 s: %.2f s\n", flood, used);
+#ifdef HEARTH_TEST_SANITIZED
+    // ASan/UBSan instrument every instruction of the API thread's event loop (0.57 s measured for the
+    // pipeliners, 0.00 s in the normal build): the bound that matters is the normal build's.
+    EXPECT_LT(used, 0.9);
+#else
     EXPECT_LT(used, 0.3);
+#endif
   }
 
   // SIGTERM with the flood's connections still open: exit status 0 within 1 s.

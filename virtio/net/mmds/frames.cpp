@@ -1,0 +1,1 @@
+#include "virtio/net/mmds/frames.h"

@@ -1,0 +1,117 @@
+#include "tests/integration/netns.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace hearth::test {
+namespace {
+
+// Unique per process and per object, so parallel ctest processes never share a name.
+std::atomic<unsigned> g_counter{0};
+
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+void must(const std::vector<std::string>& argv) {
+  std::string out;
+  if (int rc = run_command(argv, &out); rc != 0) {
+    std::string cmd;
+    for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+    throw std::runtime_error(cmd + " exited " + std::to_string(rc) + ": " + out);
+  }
+}
+
+}  // namespace
+
+int run_command(const std::vector<std::string>& argv, std::string* out) {
+  if (argv.empty()) return -1;
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return -1;
+  Fd rd{pipefd[0]}, wr{pipefd[1]};
+  Fd devnull{::open("/dev/null", O_RDWR | O_CLOEXEC)};
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, devnull.fd, 0);
+  posix_spawn_file_actions_adddup2(&fa, out ? wr.fd : devnull.fd, 1);
+  posix_spawn_file_actions_adddup2(&fa, out ? wr.fd : devnull.fd, 2);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  int err = ::posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(wr.fd);
+  wr.fd = -1;
+  if (err != 0) {
+    if (out) *out = std::string("spawn ") + argv[0] + ": " + std::strerror(err);
+    return -1;
+  }
+  if (out) {
+    out->clear();
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::read(rd.fd, buf, sizeof buf);
+      if (n > 0) out->append(buf, static_cast<size_t>(n));
+      else if (n == 0 || errno != EINTR) break;
+    }
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string Netns::unavailable_reason() {
+  if (::geteuid() != 0) return "needs root for network namespaces and TAP devices";
+  if (::access("/dev/net/tun", R_OK | W_OK) != 0) return std::string("/dev/net/tun: ") + std::strerror(errno);
+  std::string out;
+  if (run_command({"ip", "-V"}, &out) != 0) return "the `ip` tool (iproute2) is not available: " + out;
+  return {};
+}
+
+Netns::Netns(const std::string& tag)
+    : name_("hearth-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(g_counter++)) {
+  must({"ip", "netns", "add", name_});
+  try {
+    must({"ip", "-n", name_, "link", "set", "lo", "up"});
+  } catch (...) {
+    run_command({"ip", "netns", "delete", name_});
+    throw;
+  }
+}
+
+Netns::~Netns() {
+  // Deleting the namespace removes its TAPs and addresses with it; processes still inside keep it alive
+  // until they exit, but the name is gone.
+  run_command({"ip", "netns", "delete", name_});
+}
+
+void Netns::add_tap(const std::string& dev, const std::string& cidr, unsigned mtu) {
+  must({"ip", "-n", name_, "tuntap", "add", "dev", dev, "mode", "tap"});
+  if (!cidr.empty()) must({"ip", "-n", name_, "addr", "add", cidr, "dev", dev});
+  if (mtu != 0) must({"ip", "-n", name_, "link", "set", dev, "mtu", std::to_string(mtu)});
+  must({"ip", "-n", name_, "link", "set", dev, "up"});
+}
+
+std::vector<std::string> Netns::wrap(const std::vector<std::string>& argv) const {
+  std::vector<std::string> v{"ip", "netns", "exec", name_};
+  v.insert(v.end(), argv.begin(), argv.end());
+  return v;
+}
+
+int Netns::run(const std::vector<std::string>& argv, std::string* out) const { return run_command(wrap(argv), out); }
+
+}  // namespace hearth::test

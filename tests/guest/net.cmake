@@ -3,12 +3,14 @@
 list(APPEND TESTGUEST_SOURCES
   src/virtio_net.c
   src/net/eth_arp.c
+  src/net/http.c
   src/net/ipv4.c
   src/net/options.c
   src/net/tcp.c
   src/net/udp.c
   src/net/util.c
   tests/net_echo.c
+  tests/net_mmds.c
 )
 
 add_test(NAME testguest_qemu_net

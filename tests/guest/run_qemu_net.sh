@@ -33,6 +33,10 @@ for i in 0 1; do
     >"$workdir/peer$i.log" 2>&1 &
   peers+=($!)
 done
+# The MMDS stand-in on tap0's side, at Firecracker's default address.
+ip -n "$ns" addr add 169.254.169.254/32 dev tap0
+ip netns exec "$ns" python3 "$here/mmds_mimic.py" --bind 169.254.169.254 --port 80 >"$workdir/mmds.log" 2>&1 &
+peers+=($!)
 # QEMU runs inside the namespace: qemu_boot runs "$qemu", so a one-word wrapper.
 printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$ns" "$qemu" >"$workdir/qemu-in-ns"
 chmod +x "$workdir/qemu-in-ns"
@@ -95,6 +99,28 @@ if virtio_check echo-two "net-echo $net0 $net1 testguest.net_ifaces=2 testguest.
   echo_checks echo-two 1 1 1473 65507
   expect_line echo-two "net-echo: ok ifaces=2 sizes=3"
 fi
+
+# net-mmds: V2 token flow, IMDS and JSON output, a wrong and a missing token refused.
+# mmds_body <name>: the lines between the markers.
+mmds_body() { tr -d '\r' <"$workdir/$1.log" | sed -n '/^mmds-body-begin$/,/^mmds-body-end$/p' | sed '1d;$d'; }
+# shellcheck disable=SC2046
+if virtio_check mmds-v2 "net-mmds $net0 testguest.mmds_v2=1" $(nic 0); then
+  line mmds-v2 '^mmds: token status=200 len=[1-9][0-9]*$'
+  line mmds-v2 '^mmds: status=200 len=[0-9]+ retransmits=[0-9]+$' && echo "mmds-v2: $got"
+  body=$(mmds_body mmds-v2)
+  [ "$body" = $'ami-id\nreservation-id\nlocal-hostname' ] || fail mmds-v2 "IMDS body is '$body'"
+fi
+# shellcheck disable=SC2046
+if virtio_check mmds-json "net-mmds $net0 testguest.mmds_v2=1 testguest.mmds_json=1 testguest.mmds_path=/latest/meta-data/ami-id testguest.net_offload=1" $(nic 0); then
+  body=$(mmds_body mmds-json)
+  [ "$body" = '"ami-12345678"' ] || fail mmds-json "JSON body is '$body'"
+fi
+for t in wrong none; do
+  # shellcheck disable=SC2046
+  if virtio_check "mmds-$t" "net-mmds $net0 testguest.mmds_v2=1 testguest.mmds_token=$t testguest.mmds_expect=401" $(nic 0); then
+    line "mmds-$t" '^mmds: status=401 '
+  fi
+done
 
 [ "$failures" -eq 0 ] || { echo "---- peer 0 ----"; cat "$workdir/peer0.log"; }
 qemu_finish "QEMU virtio-net runs (start of qemu to its exit):" "all QEMU virtio-net checks passed"

@@ -11,7 +11,21 @@
 namespace hearth::api {
 
 VmConfig parse_config_file(std::string_view json_text) {
-  return parse_config(parse_json(json_text, "config file"));
+  VmConfig c = parse_config(parse_json(json_text, "config file"));
+  // Host checks (a TAP opens, a socket path is free) belong to loading a file, not to reading the
+  // configuration a snapshot carries.
+  for (const DeviceConfigKind* kind : device_config_kinds()) {
+    const auto section = c.device_sections.find(std::string(kind->name));
+    if (kind->check_host == nullptr || section == c.device_sections.end()) continue;
+    if (!kind->multi_instance()) {
+      kind->check_host(section->second, kind->name);
+      continue;
+    }
+    for (size_t i = 0; i < section->second.size(); ++i) {
+      kind->check_host(section->second[i], fmt::format("{}[{}]", kind->name, i));
+    }
+  }
+  return c;
 }
 
 VmConfig parse_config(const nlohmann::json& root) {
@@ -23,6 +37,7 @@ VmConfig parse_config(const nlohmann::json& root) {
                  {"boot-source", "machine-config", "drives", "logger", "metrics", "network-interfaces", "pmem",
                   "balloon", "vsock", "entropy", "mmds-config", "memory-hotplug", "cpu-config"});
   for (std::string_view key : kNotYet) {
+    if (find_device_config_kind(key) != nullptr) continue;  // landed through the device registry
     const nlohmann::json* v = r.get(key);  // null reads as absent
     if (v == nullptr || (v->is_array() && v->empty())) continue;
     throw Error(fmt::format("{} is not supported yet", key));
@@ -53,7 +68,25 @@ VmConfig parse_config(const nlohmann::json& root) {
     c.machine.cpu_template = StaticCpuTemplate::kNone;
   }
   for (const DeviceConfigKind* kind : device_config_kinds()) {
-    if (const auto* body = r.get(kind->name)) c.device_sections[std::string(kind->name)] = kind->validate(*body, kind->name);
+    const auto* body = r.get(kind->name);
+    if (body == nullptr) continue;
+    if (!kind->multi_instance()) {
+      c.device_sections[std::string(kind->name)] = kind->validate(*body, kind->name);
+      continue;
+    }
+    if (!body->is_array()) throw_type_error(std::string(kind->name), "an array", *body);
+    if (body->empty()) continue;  // Firecracker's files carry "network-interfaces": []
+    nlohmann::json instances = nlohmann::json::array();
+    for (size_t i = 0; i < body->size(); ++i) {
+      const std::string context = fmt::format("{}[{}]", kind->name, i);
+      nlohmann::json instance = kind->validate((*body)[i], context);
+      const std::string id = device_instance_id(*kind, instance);
+      if (find_device_instance(*kind, instances, id) != nullptr) {
+        throw Error(fmt::format("{}.{}: duplicate {} '{}'", context, kind->id_field, kind->id_field, id));
+      }
+      instances = with_device_instance(*kind, &instances, instance, context);
+    }
+    c.device_sections[std::string(kind->name)] = std::move(instances);
   }
   check_virtio_device_count(c, "config file");
   return c;

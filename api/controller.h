@@ -44,7 +44,13 @@ class Controller {
   virtual Result<> put_serial(const SerialConfig& serial) = 0;
   // PUT /<section> for a device kind of the registry (vmm/config/device_kind.h), before boot; `section`
   // is the body as the kind's validate() returned it.
+  // For a multi-instance kind `section` is one instance, added or replacing the one with its id.
   virtual Result<> put_device_section(std::string_view name, const nlohmann::json& section) = 0;
+  // PATCH and GET /<name>[/<id>][/<sub>] of a registry kind; `id` is empty for a single-instance kind,
+  // `sub` empty for the resource itself, `patch` as the kind's validate_patch() returned it.
+  virtual Result<> patch_device(std::string_view name, std::string_view id, std::string_view sub,
+                                const nlohmann::json& patch) = 0;
+  virtual Result<nlohmann::json> get_device(std::string_view name, std::string_view id, std::string_view sub) = 0;
   // PUT /cpu-config, before boot. Not pure: controllers without CPU templates keep refusing it.
   virtual Result<> put_cpu_config(const CustomCpuTemplate&) { return bad_request("cpu-config is not supported"); }
 

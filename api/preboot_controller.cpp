@@ -179,13 +179,91 @@ Result<> PrebootConfigController::put_cpu_config(const CustomCpuTemplate& t) {
 }
 
 Result<> PrebootConfigController::put_device_section(std::string_view name, const nlohmann::json& section) {
-  if (find_device_config_kind(name) == nullptr) return bad_request(fmt::format("{}: unknown device kind", name));
+  const DeviceConfigKind* kind = find_device_config_kind(name);
+  if (kind == nullptr) return bad_request(fmt::format("{}: unknown device kind", name));
   return preboot(fmt::format("PUT /{}", name), [&] {
+    if (kind->check_host != nullptr) kind->check_host(section, name);
     VmConfig updated = config_;  // checked as a whole first: a refused section changes nothing
-    updated.device_sections[std::string(name)] = section;
+    const auto existing = updated.device_sections.find(std::string(name));
+    updated.device_sections[std::string(name)] = with_device_instance(
+        *kind, existing == updated.device_sections.end() ? nullptr : &existing->second, section, name);
     check_virtio_device_count(updated, name);
     config_ = std::move(updated);
   });
+}
+
+namespace {
+
+std::string device_path(std::string_view name, std::string_view id, std::string_view sub) {
+  std::string path = fmt::format("/{}", name);
+  if (!id.empty()) path += fmt::format("/{}", id);
+  if (!sub.empty()) path += fmt::format("/{}", sub);
+  return path;
+}
+
+}  // namespace
+
+// The configured instance, or a 400 naming what is missing.
+Result<nlohmann::json> PrebootConfigController::device_instance(std::string_view name, std::string_view id) const {
+  const DeviceConfigKind* kind = find_device_config_kind(name);
+  if (kind == nullptr) return bad_request(fmt::format("{}: unknown device kind", name));
+  const auto section = config_.device_sections.find(std::string(name));
+  const nlohmann::json* body =
+      section == config_.device_sections.end() ? nullptr : find_device_instance(*kind, section->second, id);
+  if (body == nullptr) {
+    return bad_request(id.empty() ? fmt::format("{}: no {} device is configured", name, name)
+                                  : fmt::format("{}: no {} with {} '{}'", name, name, kind->id_field, id));
+  }
+  return *body;
+}
+
+Result<> PrebootConfigController::patch_device(std::string_view name, std::string_view id, std::string_view sub,
+                                               const nlohmann::json& patch) {
+  const std::string path = device_path(name, id, sub);
+  Result<nlohmann::json> body = device_instance(name, id);
+  if (!body.ok()) return body.fault();
+  const DeviceConfigKind& kind = *find_device_config_kind(name);
+  if (migrating_) return bad_request(fmt::format("PATCH {} is not allowed while the microVM migrates", path));
+  if (state_ == VmState::kNotStarted && !kind.patch_before_boot) {
+    return bad_request(fmt::format("PATCH {} is only allowed after the microVM has started", path));
+  }
+  return catching([&]() -> Result<> {
+    nlohmann::json updated = kind.apply_patch != nullptr ? kind.apply_patch(body.value(), sub, patch) : body.value();
+    if (state_ != VmState::kNotStarted) {
+      if (Result<> r = update_device(name, id, sub, patch); !r.ok()) return r;
+    }
+    auto& section = config_.device_sections[std::string(name)];
+    section = with_device_instance(kind, &section, updated, name);
+    return {};
+  });
+}
+
+Result<nlohmann::json> PrebootConfigController::get_device(std::string_view name, std::string_view id,
+                                                           std::string_view sub) {
+  Result<nlohmann::json> body = device_instance(name, id);
+  if (!body.ok()) return body;
+  if (state_ == VmState::kNotStarted) {
+    if (sub.empty()) return body;
+    return bad_request(fmt::format("GET {} is only available after the microVM has started", device_path(name, id, sub)));
+  }
+  std::optional<Result<nlohmann::json>> r;
+  Result<> done = catching([&]() -> Result<> {
+    r.emplace(query_device(name, id, sub));
+    return {};
+  });
+  if (!done.ok()) return done.fault();
+  return std::move(*r);
+}
+
+Result<> PrebootConfigController::update_device(std::string_view name, std::string_view id, std::string_view sub,
+                                                const nlohmann::json&) {
+  return bad_request(fmt::format("PATCH {} is not supported after boot", device_path(name, id, sub)));
+}
+
+Result<nlohmann::json> PrebootConfigController::query_device(std::string_view name, std::string_view id,
+                                                             std::string_view sub) {
+  if (sub.empty()) return device_instance(name, id);
+  return bad_request(fmt::format("GET {} is not supported", device_path(name, id, sub)));
 }
 
 Result<> PrebootConfigController::instance_start() {

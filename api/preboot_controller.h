@@ -36,6 +36,9 @@ class PrebootConfigController : public Controller {
   Result<> put_metrics(const MetricsConfig& metrics) override;
   Result<> put_serial(const SerialConfig& serial) override;
   Result<> put_device_section(std::string_view name, const nlohmann::json& section) override;
+  Result<> patch_device(std::string_view name, std::string_view id, std::string_view sub,
+                        const nlohmann::json& patch) override;
+  Result<nlohmann::json> get_device(std::string_view name, std::string_view id, std::string_view sub) override;
   Result<> put_cpu_config(const CustomCpuTemplate& t) override;
 
   Result<> instance_start() override;
@@ -66,6 +69,11 @@ class PrebootConfigController : public Controller {
   virtual Result<> ctrl_alt_del() = 0;
   // PATCH /drives after boot (new backing file or rate limiter); unsupported by default.
   virtual Result<> update_drive(const DrivePatch& patch);
+  // The runtime API of a registry kind's device after boot (Device::api_patch / api_get); unsupported
+  // by default.
+  virtual Result<> update_device(std::string_view name, std::string_view id, std::string_view sub,
+                                 const nlohmann::json& patch);
+  virtual Result<nlohmann::json> query_device(std::string_view name, std::string_view id, std::string_view sub);
   // Snapshots; unsupported by default. restore_vm builds a paused VM and returns its configuration.
   virtual Result<> snapshot_vm(const SnapshotCreateRequest& request);
   virtual Result<VmConfig> restore_vm(const SnapshotLoadRequest& request);
@@ -85,6 +93,7 @@ class PrebootConfigController : public Controller {
   std::string metrics_instance_id_;
   // Runs `f` unless the VM has booted; Error from `f` becomes a 400 fault. A configuring operation that
   // succeeds is remembered: a snapshot can then no longer be loaded (logger, metrics and serial are not).
+  Result<nlohmann::json> device_instance(std::string_view name, std::string_view id) const;
   template <typename F>
   Result<> preboot(std::string_view operation, F&& f, bool configures = true);
 

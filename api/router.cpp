@@ -109,7 +109,8 @@ HttpResponse Router::handle(const HttpRequest& request) {
   // Method and path are untrusted: only known pairs become metric names.
   const std::string& m = request.method;
   bool known = (m == "GET" || m == "PUT" || m == "PATCH") &&
-               std::find(std::begin(kKnown), std::end(kKnown), resource) != std::end(kKnown);
+               (std::find(std::begin(kKnown), std::end(kKnown), resource) != std::end(kKnown) ||
+                find_device_config_kind(resource) != nullptr);
   std::string name = known ? metric_name(request.method, resource) : "api.invalid";
   registry_.counter(name + ".count").add();
   HttpResponse response;
@@ -122,6 +123,32 @@ HttpResponse Router::handle(const HttpRequest& request) {
   return response;
 }
 
+namespace {
+
+bool serves(std::span<const std::string_view> paths, std::string_view sub) {
+  return std::find(paths.begin(), paths.end(), sub) != paths.end();
+}
+
+// /<name>[/<id>][/<sub>] of a registry kind: the sub-resource, or nullopt when the path is not one.
+std::optional<std::string_view> device_sub(const DeviceConfigKind& kind, const std::vector<std::string_view>& parts) {
+  const size_t base = kind.multi_instance() ? 2 : 1;
+  if (parts.size() == base) return std::string_view();
+  if (parts.size() == base + 1) return parts[base];
+  return std::nullopt;
+}
+
+std::vector<std::string_view> device_methods(const DeviceConfigKind& kind, const std::vector<std::string_view>& parts) {
+  const auto sub = device_sub(kind, parts);
+  if (!sub) return {};
+  std::vector<std::string_view> methods;
+  if (serves(kind.get_paths, *sub)) methods.push_back("GET");
+  if (sub->empty()) methods.push_back("PUT");
+  if (serves(kind.patch_paths, *sub)) methods.push_back("PATCH");
+  return methods;
+}
+
+}  // namespace
+
 // Methods served on a path; empty when there is no such resource (404 rather than 405).
 std::vector<std::string_view> methods_for(const std::vector<std::string_view>& parts) {
   if (parts.empty()) return {"GET"};
@@ -133,7 +160,7 @@ std::vector<std::string_view> methods_for(const std::vector<std::string_view>& p
     if (r == "vm") return {"PATCH"};
     if (r == "metrics") return {"GET", "PUT"};
   }
-  if (parts.size() == 1 && find_device_config_kind(r) != nullptr) return {"PUT"};
+  if (const DeviceConfigKind* kind = find_device_config_kind(r)) return device_methods(*kind, parts);
   if (parts.size() == 2 && r == "drives") return {"PUT", "PATCH"};
   if (parts.size() == 2 && r == "vm" && parts[1] == "config") return {"GET"};
   if (parts.size() == 2 && r == "snapshot" && (parts[1] == "create" || parts[1] == "load")) return {"PUT"};
@@ -169,6 +196,42 @@ HttpResponse Router::route_migration(const HttpRequest& request, const std::vect
                                           allowed.empty() ? "" : fmt::format(" Allowed methods: {}.", fmt::join(allowed, ", ")))});
 }
 
+// PUT, PATCH and GET of a registry kind; nullopt when the method and path are not served.
+std::optional<HttpResponse> Router::route_device(const DeviceConfigKind& kind, const HttpRequest& request,
+                                                 const std::vector<std::string_view>& parts) {
+  const std::string& method = request.method;
+  const auto sub = device_sub(kind, parts);
+  if (!sub) return std::nullopt;
+  const std::string_view id = kind.multi_instance() ? parts[1] : std::string_view();
+  // Validated here, as every other body is, so a bad one is a 400 without a trip to the VMM thread.
+  auto checked_body = [&](const nlohmann::json& body, std::string_view context) {
+    if (kind.multi_instance() && body.is_object() && body.contains(std::string(kind.id_field)) &&
+        device_instance_id(kind, body) != id) {
+      throw Error(fmt::format("{}: {} '{}' in the body does not match '{}' in the path", context, kind.id_field,
+                              device_instance_id(kind, body), id));
+    }
+  };
+  if (method == "PUT" && sub->empty()) {
+    const nlohmann::json body = parse_json(*request.body, kind.name);
+    nlohmann::json section = kind.validate(body, kind.name);
+    checked_body(section, kind.name);
+    return respond(call([&](Controller& c) { return c.put_device_section(kind.name, section); }));
+  }
+  if (method == "PATCH" && serves(kind.patch_paths, *sub) && kind.validate_patch != nullptr) {
+    const std::string context = sub->empty() ? std::string(kind.name) : fmt::format("{}/{}", kind.name, *sub);
+    const nlohmann::json body = parse_json(*request.body, context);
+    checked_body(body, context);
+    nlohmann::json patch = kind.validate_patch(*sub, body, context);
+    return respond(call([&](Controller& c) { return c.patch_device(kind.name, id, *sub, patch); }));
+  }
+  if (method == "GET" && serves(kind.get_paths, *sub)) {
+    Result<nlohmann::json> r = call([&](Controller& c) { return c.get_device(kind.name, id, *sub); });
+    if (!r.ok()) return fault_response(r.fault());
+    return HttpResponse{200, json_text(r.value())};
+  }
+  return std::nullopt;
+}
+
 HttpResponse Router::route(const HttpRequest& request, std::string_view resource) {
   const std::string& method = request.method;
   std::vector<std::string_view> parts = split_path(request.path);
@@ -180,7 +243,7 @@ HttpResponse Router::route(const HttpRequest& request, std::string_view resource
     return fault_response(Fault{allowed.empty() ? 404 : 405, message});
   };
   for (std::string_view r : kNotYet) {
-    if (resource == r) return fault_response(bad_request(fmt::format("{} is not supported yet", r)));
+    if (resource == r && find_device_config_kind(r) == nullptr) return fault_response(bad_request(fmt::format("{} is not supported yet", r)));
   }
   if (method == "GET" && request.body) {
     return fault_response(bad_request("GET request cannot have a body."));
@@ -282,12 +345,8 @@ HttpResponse Router::route(const HttpRequest& request, std::string_view resource
       return HttpResponse{200, registry_.render_prometheus(), "text/plain; version=0.0.4"};
     }
   }
-  if (depth == 1 && method == "PUT") {
-    if (const DeviceConfigKind* kind = find_device_config_kind(resource)) {
-      // Validated here, as every other body is, so a bad one is a 400 without a trip to the VMM thread.
-      nlohmann::json section = kind->validate(body(kind->name), kind->name);
-      return respond(call([&](Controller& c) { return c.put_device_section(kind->name, section); }));
-    }
+  if (const DeviceConfigKind* kind = find_device_config_kind(resource)) {
+    if (auto response = route_device(*kind, request, parts)) return std::move(*response);
   }
   if (resource == "serial" && depth == 1 && method == "PUT") {
     nlohmann::json j = body("serial");

@@ -3,9 +3,13 @@
 // 204 for a successful PUT/PATCH, 200 + JSON for a GET, 400 {"fault_message": ...} otherwise.
 // Bodies are parsed and validated here, on the API thread, before anything reaches the VMM.
 #include <functional>
+#include <optional>
+#include <string_view>
+#include <vector>
 
 #include "api/http_parser.h"
 #include "api/request_queue.h"
+#include "vmm/config/device_kind.h"
 #include "vmm/metrics/registry.h"
 
 namespace hearth::api {
@@ -28,6 +32,8 @@ class Router {
   template <typename F>
   auto call(F f) -> std::invoke_result_t<F, Controller&>;
   HttpResponse route(const HttpRequest& request, std::string_view resource);
+  std::optional<HttpResponse> route_device(const DeviceConfigKind& kind, const HttpRequest& request,
+                                          const std::vector<std::string_view>& parts);
   HttpResponse route_migration(const HttpRequest& request, const std::vector<std::string_view>& parts);
 
   Dispatch dispatch_;

@@ -17,6 +17,14 @@ void from_json(const nlohmann::json& j, DeviceState& s) {
   s.data = j.at("data");
 }
 
+void Device::api_patch(std::string_view sub, const nlohmann::json&) {
+  throw Error(fmt::format("{}: PATCH{} is not supported", kind(), sub.empty() ? "" : fmt::format(" of {}", sub)));
+}
+
+nlohmann::json Device::api_get(std::string_view sub) const {
+  throw Error(fmt::format("{}: GET{} is not supported", kind(), sub.empty() ? "" : fmt::format(" of {}", sub)));
+}
+
 void check_state_header(const DeviceState& state, std::string_view kind, uint32_t max_version) {
   const std::string who = state.id.empty() ? std::string(kind) : fmt::format("{} '{}'", kind, state.id);
   if (state.kind != kind) throw Error(fmt::format("{}: saved state is for a '{}' device", who, state.kind));

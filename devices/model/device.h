@@ -38,6 +38,12 @@ class Device {
   // Throws Error naming the field, or both versions when state.version is not understood.
   virtual void restore(const DeviceState& state) = 0;
 
+  // The runtime API after boot, on the VMM thread: PATCH /<kind>[/<id>][/<sub>] with a body its kind
+  // validated, and GET of live values (balloon statistics). Throw Error (a 400) to refuse; the defaults
+  // refuse everything.
+  virtual void api_patch(std::string_view sub, const nlohmann::json& patch);
+  virtual nlohmann::json api_get(std::string_view sub) const;
+
   // Copies the device's cumulative counters into `registry` under `prefix` ("block.rootfs.").
   virtual void export_metrics(metrics::Registry& registry, const std::string& prefix) const {
     (void)registry;

@@ -317,15 +317,31 @@ TEST(HugePages, LiveMigrationPutsTheDestinationOnHugePagesToo) {
   EXPECT_EQ(d.out.find("TESTGUEST FAIL"), std::string::npos) << d.out;
 }
 
-// The "THPeligible" value of the mapping of exactly `size_kib` (the guest RAM), "" when there is none.
+// The "THPeligible" value of the smallest anonymous mapping of at least `size_kib` (the guest RAM),
+// "" when there is none. Not an exact size: without madvise the kernel may merge guest RAM with a
+// neighbouring anonymous mapping of the same protection.
 std::string thp_eligible(int pid, uint64_t size_kib) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/smaps");
-  bool ram = false;
+  bool anonymous = false;
+  uint64_t size = 0, best_size = UINT64_MAX;
+  std::string best;
   for (std::string line; std::getline(in, line);) {
-    if (line.rfind("Size:", 0) == 0) ram = std::stoull(line.substr(5)) == size_kib;
-    if (ram && line.rfind("THPeligible:", 0) == 0) return line.substr(line.find_last_of(' ') + 1);
+    const size_t colon = line.find(':');
+    const bool header = colon == std::string::npos || line.find('-') < colon;  // "start-end perms ..."
+    if (header) {
+      std::istringstream fields(line);
+      std::string range, perms, offset, dev, inode, path;
+      fields >> range >> perms >> offset >> dev >> inode >> path;
+      anonymous = path.empty() && perms.rfind("rw", 0) == 0;
+      size = 0;
+    } else if (line.rfind("Size:", 0) == 0) {
+      size = std::stoull(line.substr(5));
+    } else if (line.rfind("THPeligible:", 0) == 0 && anonymous && size >= size_kib && size < best_size) {
+      best_size = size;
+      best = line.substr(line.find_last_of(' ') + 1);
+    }
   }
-  return "";
+  return best;
 }
 
 TEST(HugePages, TransparentMemoryIsMadvisedForThpAndNoneIsNot) {

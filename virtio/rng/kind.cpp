@@ -21,9 +21,9 @@ nlohmann::json validate(const nlohmann::json& body, std::string_view context) {
   return j;
 }
 
-BuiltDevice build(const nlohmann::json& section, EventLoop* loop) {
-  auto device = std::make_shared<RngDevice>(parse(section, "entropy"), loop);
-  return {device, device};
+BuiltDevice build(const nlohmann::json& section, const BuildContext& context) {
+  auto device = std::make_shared<RngDevice>(parse(section, "entropy"), context.loop);
+  return {device, device, {}};
 }
 
 }  // namespace

@@ -88,12 +88,17 @@ struct VmConfig {
   std::optional<MetricsConfig> metrics;
   // A custom CPU template (PUT /cpu-config, "cpu-config"); it and machine.cpu_template exclude each other.
   std::optional<CustomCpuTemplate> cpu_config;
-  // Device kinds of the registry (vmm/config/device_kind.h): section name -> validated body.
+  // Device kinds of the registry (vmm/config/device_kind.h): section name -> validated body, or an
+  // array of bodies for a multi-instance kind ("network-interfaces").
   std::map<std::string, nlohmann::json> device_sections;
 };
 
 // Each of these is one virtio-mmio device; their total is bounded by kMaxVirtioDevices.
-inline size_t virtio_device_count(const VmConfig& c) { return c.drives.size() + c.device_sections.size(); }
+inline size_t virtio_device_count(const VmConfig& c) {
+  size_t count = c.drives.size();
+  for (const auto& [name, section] : c.device_sections) count += section.is_array() ? section.size() : 1;
+  return count;
+}
 
 // The boot-time limit, applied the same way when a configuration is accepted (PUT, config file).
 inline void check_virtio_device_count(const VmConfig& c, std::string_view context) {

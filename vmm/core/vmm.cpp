@@ -259,9 +259,36 @@ void Vmm::add_optional_virtio_devices() {
   for (const virtio::VirtioDeviceKind* kind : virtio_device_kinds()) {
     auto section = config_.device_sections.find(std::string(kind->config.name));
     if (section == config_.device_sections.end()) continue;
-    virtio::BuiltDevice built = kind->build(section->second, &loop_);
-    devices_->add_virtio(std::move(built.virtio), std::move(built.model), std::string(kind->metrics_prefix));
+    std::vector<const nlohmann::json*> bodies;
+    if (kind->config.multi_instance()) {
+      for (const auto& body : section->second) bodies.push_back(&body);
+    } else {
+      bodies.push_back(&section->second);
+    }
+    for (const nlohmann::json* body : bodies) {
+      virtio::BuildContext context{&loop_, device_instance_id(kind->config, *body), options_.mmds};
+      virtio::BuiltDevice built = kind->build(*body, context);
+      kind_devices_.push_back({std::string(kind->config.name), context.instance_id, built.model});
+      std::string prefix = built.metrics_prefix.empty() ? std::string(kind->metrics_prefix) : built.metrics_prefix;
+      devices_->add_virtio(std::move(built.virtio), std::move(built.model), std::move(prefix));
+    }
   }
+}
+
+Device& Vmm::kind_device(std::string_view kind, std::string_view id) const {
+  for (const auto& d : kind_devices_) {
+    if (d.kind == kind && d.id == id) return *d.device;
+  }
+  throw Error(id.empty() ? fmt::format("{}: no such device in this microVM", kind)
+                         : fmt::format("{}: no device with id '{}' in this microVM", kind, id));
+}
+
+void Vmm::patch_device(std::string_view kind, std::string_view id, std::string_view sub, const nlohmann::json& patch) {
+  kind_device(kind, id).api_patch(sub, patch);
+}
+
+nlohmann::json Vmm::get_device(std::string_view kind, std::string_view id, std::string_view sub) const {
+  return kind_device(kind, id).api_get(sub);
 }
 
 void Vmm::load_guest() {

@@ -40,12 +40,17 @@ class BlkDevice;
 namespace virtio::mmio {
 class MmioTransport;
 }
+namespace virtio::net::mmds {
+class Service;
+}
 
 struct VmmOptions {
   std::string kvm_path = "/dev/kvm";
   bool boot_timer = false;    // log the time from start to the guest's boot-complete write
   int console_in_fd = 0;      // serial input; -1 for none
   int console_out_fd = 1;     // serial output
+  // The VM's metadata service (PUT /mmds/config), shared with the network devices; may be null.
+  std::shared_ptr<virtio::net::mmds::Service> mmds;
 };
 
 
@@ -140,6 +145,10 @@ class Vmm {
   // Every device's state in placement order (paused VM); restore into a VM built from the same config.
   std::vector<DeviceState> save_devices() const;
   void restore_devices(const std::vector<DeviceState>& states);
+  // The runtime API of a device built from a registry kind (section name, instance id: empty for a
+  // single-instance kind), on the VMM thread. Throw Error when there is no such device or it refuses.
+  void patch_device(std::string_view kind, std::string_view id, std::string_view sub, const nlohmann::json& patch);
+  nlohmann::json get_device(std::string_view kind, std::string_view id, std::string_view sub) const;
   // Sum of the exit counters over all vCPUs: {reason, count}.
   std::vector<std::pair<std::string, uint64_t>> vcpu_exit_counts() const;
 
@@ -179,6 +188,13 @@ class Vmm {
   std::unique_ptr<SerialConsole> console_;
   std::unique_ptr<DeviceManager> devices_;  // every device, its transport, IRQ lines and windows
   std::vector<std::shared_ptr<virtio::blk::BlkDevice>> drives_;
+  struct KindDevice {
+    std::string kind;  // section name
+    std::string id;    // instance id
+    std::shared_ptr<Device> device;
+  };
+  std::vector<KindDevice> kind_devices_;  // devices built from registry kinds, for the runtime API
+  Device& kind_device(std::string_view kind, std::string_view id) const;
   std::vector<std::string> extra_cmdline_;
 
   BootEntry boot_entry_;

@@ -99,6 +99,17 @@ api::Result<> VmController::update_drive(const api::DrivePatch& patch) {
   return api::bad_request("drive " + patch.drive_id + " does not exist");
 }
 
+api::Result<> VmController::update_device(std::string_view name, std::string_view id, std::string_view sub,
+                                          const nlohmann::json& patch) {
+  vmm_->patch_device(name, id, sub, patch);
+  return {};
+}
+
+api::Result<nlohmann::json> VmController::query_device(std::string_view name, std::string_view id,
+                                                       std::string_view sub) {
+  return vmm_->get_device(name, id, sub);
+}
+
 api::Result<> VmController::snapshot_vm(const api::SnapshotCreateRequest& request) {
   snapshot::CreateParams params;
   params.type = request.diff ? snapshot::SnapshotType::kDiff : snapshot::SnapshotType::kFull;

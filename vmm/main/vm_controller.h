@@ -37,6 +37,9 @@ class VmController final : public api::PrebootConfigController {
   api::Result<> resume_vm() override;
   api::Result<> ctrl_alt_del() override;
   api::Result<> update_drive(const api::DrivePatch& patch) override;
+  api::Result<> update_device(std::string_view name, std::string_view id, std::string_view sub,
+                              const nlohmann::json& patch) override;
+  api::Result<nlohmann::json> query_device(std::string_view name, std::string_view id, std::string_view sub) override;
   api::Result<> snapshot_vm(const api::SnapshotCreateRequest& request) override;
   api::Result<VmConfig> restore_vm(const api::SnapshotLoadRequest& request) override;
   api::Result<> receive_vm(const MigrationReceiveRequest& request) override;

@@ -21,6 +21,11 @@ struct FakeController : Controller {
   std::optional<MetricsConfig> metrics;
   std::optional<SerialConfig> serial;
   std::map<std::string, nlohmann::json> device_sections;
+  struct DevicePatch {
+    std::string name, id, sub;
+    nlohmann::json patch;
+  };
+  std::vector<DevicePatch> device_patches;
   VmConfig vm;
   std::optional<SnapshotCreateRequest> snapshot_create;
   std::optional<SnapshotLoadRequest> snapshot_load;
@@ -61,6 +66,15 @@ struct FakeController : Controller {
   Result<> put_device_section(std::string_view section, const nlohmann::json& body) override {
     device_sections[std::string(section)] = body;
     return done("put_device_section");
+  }
+  Result<> patch_device(std::string_view name, std::string_view id, std::string_view sub,
+                        const nlohmann::json& patch) override {
+    device_patches.push_back({std::string(name), std::string(id), std::string(sub), patch});
+    return done("patch_device");
+  }
+  Result<nlohmann::json> get_device(std::string_view name, std::string_view id, std::string_view sub) override {
+    calls.push_back("get_device");
+    return nlohmann::json{{"name", name}, {"id", id}, {"sub", sub}};
   }
   Result<> instance_start() override { return done("instance_start"); }
   Result<> send_ctrl_alt_del() override { return done("send_ctrl_alt_del"); }

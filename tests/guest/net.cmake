@@ -10,6 +10,7 @@ list(APPEND TESTGUEST_SOURCES
   src/net/udp.c
   src/net/util.c
   tests/net_echo.c
+  tests/net_bench.c
   tests/net_mmds.c
 )
 

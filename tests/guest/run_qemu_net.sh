@@ -122,5 +122,16 @@ for t in wrong none; do
   fi
 done
 
+# net-bench, short: the lines bench/net_bench.py parses, both directions, 64- and 1514-byte frames.
+for size in 22 1472; do
+  # shellcheck disable=SC2046
+  if virtio_check "bench-$size" "net-bench $net0 testguest.bench_count=200 testguest.bench_size=$size" $(nic 0); then
+    line "bench-$size" "^net-bench: dir=tx count=200 size=$size frame=[0-9]+ ticks=[0-9]+ us=[0-9]+ pps=[0-9]+ kbytes_s=[0-9]+ peer_count=[0-9]+\$" &&
+      echo "bench-$size: $got"
+    line "bench-$size" "^net-bench: dir=rx count=[1-9][0-9]* size=$size frame=[0-9]+ ticks=[0-9]+ us=[0-9]+ pps=[0-9]+ kbytes_s=[0-9]+ sent=200\$" &&
+      echo "bench-$size: $got"
+  fi
+done
+
 [ "$failures" -eq 0 ] || { echo "---- peer 0 ----"; cat "$workdir/peer0.log"; }
 qemu_finish "QEMU virtio-net runs (start of qemu to its exit):" "all QEMU virtio-net checks passed"

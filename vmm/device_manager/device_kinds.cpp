@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "virtio/rng/kind.h"
+#include "virtio/vsock/kind.h"
 
 namespace hearth {
 
@@ -10,6 +11,7 @@ std::span<const virtio::VirtioDeviceKind* const> virtio_device_kinds() {
   // One line per device kind; the config file, the API and the builder all take it from here.
   static const virtio::VirtioDeviceKind* const kKinds[] = {
       &virtio::rng::entropy_kind(),
+      &virtio::vsock::vsock_kind(),
   };
   return kKinds;
 }

@@ -1,5 +1,6 @@
 #include "vmm/memory/guest_memory.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -148,6 +149,21 @@ bool GuestMemory::try_write(uint64_t addr, std::span<const uint8_t> in) const {
   if (!in.empty()) std::memcpy(regions_[at->region].mapping.data() + at->offset, in.data(), in.size());
   mark_pages(at->region, at->offset, in.size());  // after the copy, so a concurrent take cannot miss it
   return true;
+}
+
+uint64_t GuestMemory::discard(uint64_t addr, uint64_t len) const {
+  auto at = locate(addr, len);
+  if (!at || len == 0) return 0;
+  const Region& region = regions_[at->region];
+  const uint64_t page = region.host_page_size;
+  const uint64_t first = (at->offset + page - 1) / page * page;
+  const uint64_t last = (at->offset + len) / page * page;
+  if (last <= first) return 0;
+  // MADV_DONTNEED, not MADV_REMOVE: every backing here is a private mapping (anonymous, hugetlb or a
+  // snapshot file), where it drops the pages without touching any file; hugetlb needs Linux 5.18.
+  if (::madvise(region.mapping.data() + first, last - first, MADV_DONTNEED) != 0) return 0;
+  mark_pages(at->region, first, last - first);
+  return last - first;
 }
 
 void GuestMemory::allocate_dirty_bitmaps() {

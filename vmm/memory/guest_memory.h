@@ -77,6 +77,13 @@ class GuestMemory {
   // previous call, the layout of KVM_GET_DIRTY_LOG; clears them. All zero when tracking is off.
   std::vector<std::vector<uint64_t>> take_vmm_dirty_bitmaps() const;
 
+  // Gives the host pages of [addr, addr+len) back (a balloon's inflated or reported pages), shrunk inward to
+  // whole host pages of its region: MADV_DONTNEED, so anonymous memory reads as zero again and a private
+  // file mapping (snapshot File backend) reads the file again; hugetlb regions only drop whole 2 MiB pages
+  // inside the range. Returns the bytes given back; 0 when the range is not inside one region or the
+  // kernel refused. Marks the pages dirty (their content changed). Safe while vCPUs run.
+  uint64_t discard(uint64_t addr, uint64_t len) const;
+
   // Non-throwing access for device code: false when out of range.
   bool try_read(uint64_t addr, std::span<uint8_t> out) const;
   bool try_write(uint64_t addr, std::span<const uint8_t> in) const;

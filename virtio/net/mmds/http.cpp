@@ -134,7 +134,7 @@ HttpRequestParser::Result HttpRequestParser::next(HttpRequest& out, std::string&
       return fail("Invalid header.");
     if (request.headers.size() >= kMaxHeaders) return fail("Too many headers.");
     if (iequals(name, "Content-Length")) {
-      if (value.empty() || value.size() > 6 || !std::all_of(value.begin(), value.end(), ::isdigit))
+      if (value.empty() || value.size() > 6 || !std::all_of(value.begin(), value.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
         return fail("Invalid Content-Length.");
       content_length = std::stoul(std::string(value));
     }

@@ -39,9 +39,10 @@ class Stack {
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;
 
-  // A frame the guest sent. True when it was for MMDS (consumed, even if dropped as malformed): it
-  // must not reach the TAP. False for everything else.
-  bool handle_guest_frame(std::span<const uint8_t> frame, Clock::time_point now);
+  // A frame the guest sent (no vnet header). True when it was for MMDS (consumed, even if dropped as
+  // malformed): it must not reach the TAP. False for everything else. `checksum_partial`: the guest
+  // asked for checksum offload (VIRTIO_NET_HDR_F_NEEDS_CSUM), so the TCP checksum is not verified.
+  bool handle_guest_frame(std::span<const uint8_t> frame, Clock::time_point now, bool checksum_partial = false);
 
   // Ethernet frames (no vnet header) for the guest, oldest first.
   bool has_frame() const { return !out_.empty(); }
@@ -57,10 +58,7 @@ class Stack {
   size_t connection_count() const;
 
  private:
-  friend class TcpEndpoint;
   void emit(std::vector<uint8_t> frame);
-  bool handle_arp(std::span<const uint8_t> frame);
-  bool handle_ipv4(std::span<const uint8_t> frame, Clock::time_point now);
 
   std::shared_ptr<Service> service_;
   Mac guest_mac_;

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "virtio/balloon/kind.h"
 #include "virtio/rng/kind.h"
 #include "virtio/vsock/kind.h"
 
@@ -12,6 +13,7 @@ std::span<const virtio::VirtioDeviceKind* const> virtio_device_kinds() {
   static const virtio::VirtioDeviceKind* const kKinds[] = {
       &virtio::rng::entropy_kind(),
       &virtio::vsock::vsock_kind(),
+      &virtio::balloon::balloon_kind(),
   };
   return kKinds;
 }

@@ -1,6 +1,8 @@
 /* `net-bench`: UDP throughput on interface 0 against net_peer.py. testguest.bench_count=N (1000) datagrams
  * of testguest.bench_size=S (1472) payload bytes; testguest.bench_dir=tx|rx|both (both).
  *   tx: send them to the peer's sink (testguest.bench_sink_port, 7778), then ask "HNCTL count";
+ *   testguest.bench_rounds=R (1): the tx phase R times, testguest.bench_gap_ms=G (0) apart, each followed by
+ *   `net-bench: round=<k> done` (a test changes the device between rounds, e.g. PATCHes a rate limiter);
  *   rx: "HNCTL stream" makes the peer blast them at us; count what arrives until its "HNRES streamed".
  * Machine-readable lines for bench/net_bench.py:
  *   net-bench: dir=tx count=<n> size=<s> frame=<bytes> ticks=<t> us=<u> pps=<p> kbytes_s=<k> peer_count=<c>
@@ -94,19 +96,25 @@ static const char *run(struct guest_ctx *ctx) {
   struct net_opts o;
   const char *why = net_opts_parse(ctx, &o, 1);
   if (why) return why;
-  uint64_t count = 1000, size = 1472, sink = 7778;
+  uint64_t count = 1000, size = 1472, sink = 7778, rounds = 1, gap = 0;
   char dir[8] = "both";
   cmdline_get(cl, "testguest.bench_dir", dir, sizeof dir);
   if (cmdline_get_u64(cl, "testguest.bench_count", &count) < 0 || count == 0 || count > 10000000 ||
       cmdline_get_u64(cl, "testguest.bench_size", &size) < 0 || size == 0 || size > UDP_MAX_PAYLOAD ||
-      cmdline_get_u64(cl, "testguest.bench_sink_port", &sink) < 0 || sink == 0 || sink > 65535)
-    return "testguest.bench_count (1..10000000), bench_size (1..65507) or bench_sink_port is malformed";
+      cmdline_get_u64(cl, "testguest.bench_sink_port", &sink) < 0 || sink == 0 || sink > 65535 ||
+      cmdline_get_u64(cl, "testguest.bench_rounds", &rounds) < 0 || rounds == 0 || rounds > 100 ||
+      cmdline_get_u64(cl, "testguest.bench_gap_ms", &gap) < 0 || gap > 600000)
+    return "a testguest.bench_* option (count 1..10000000, size 1..65507, sink_port, rounds 1..100, gap_ms) is malformed";
   const int tx = streq(dir, "tx") || streq(dir, "both"), rx = streq(dir, "rx") || streq(dir, "both");
   if (!tx && !rx) return "testguest.bench_dir is not tx, rx or both";
   if ((why = net_opts_open(ctx, &o, 0, &nif))) return why;
   printf("net-bench: start count=%llu size=%llu dir=%s tsc_khz=%llu\n", (unsigned long long)count,
          (unsigned long long)size, dir, (unsigned long long)tsc_khz(0));
-  if (tx && (why = bench_tx(ctx, &o, (uint32_t)count, (uint32_t)size, (uint16_t)sink))) return why;
+  for (uint64_t r = 1; tx && r <= rounds; r++) {
+    if (r > 1 && gap) delay_ms(gap);
+    if ((why = bench_tx(ctx, &o, (uint32_t)count, (uint32_t)size, (uint16_t)sink))) return why;
+    if (rounds > 1) printf("net-bench: round=%llu done\n", (unsigned long long)r);
+  }
   if (rx && (why = bench_rx(ctx, &o, (uint32_t)count, (uint32_t)size))) return why;
   net_print_stats("net-bench", &nif);
   return 0;

@@ -74,6 +74,9 @@ NetDevice::NetDevice(NetConfig config, std::unique_ptr<Backend> backend, EventLo
     rx_timer_reg_ = EventRegistration(*loop_, rx_limiter_.timer_fd(), EPOLLIN, [this](uint32_t) { handle_rx_limiter_timer(); });
     tx_timer_reg_ = EventRegistration(*loop_, tx_limiter_.timer_fd(), EPOLLIN, [this](uint32_t) { handle_tx_limiter_timer(); });
     if (mmds_) mmds_timer_reg_ = EventRegistration(*loop_, mmds_timer_.get(), EPOLLIN, [this](uint32_t) { handle_mmds_timer(); });
+    // Registered here, on the VMM thread, paused until the device runs (vCPU threads cannot epoll_ctl).
+    tap_reg_ = EventRegistration(*loop_, backend_->fd(), 0, [this](uint32_t ev) { handle_tap_event(ev); });
+    tap_registered_ = true;
   }
 }
 
@@ -105,7 +108,6 @@ void NetDevice::write_config(uint64_t, std::span<const uint8_t>) {}
 void NetDevice::activate(const GuestMemory& memory, std::span<Queue> queues, VirtioInterrupt& interrupt,
                          uint64_t acked_features) {
   if (queues.size() != 2) throw Error("virtio-net activated with a queue count other than 2");
-  backend_->set_offload(acked_features);
   memory_ = &memory;
   queues_ = queues;
   interrupt_ = &interrupt;
@@ -113,17 +115,34 @@ void NetDevice::activate(const GuestMemory& memory, std::span<Queue> queues, Vir
   used_pending_[0] = used_pending_[1] = false;
   activated_ = true;
   ++metrics_.activate_count;
-  if (loop_) {
-    tap_reg_ = EventRegistration(*loop_, backend_->fd(), EPOLLIN, [this](uint32_t ev) { handle_tap_event(ev); });
-    tap_registered_ = true;
+  if (!loop_) {
+    start_rx();
+    return;
   }
+  // This runs on a vCPU thread (the driver's status write), which may not make TAP ioctls or touch
+  // epoll: the VMM thread sets the offloads and starts reading. Until then the TAP sends no GSO frames.
+  loop_->post([weak = weak_from_this()] {
+    if (auto self = weak.lock()) {
+      std::lock_guard lock(self->mutex());
+      if (self->activated_) self->start_rx();
+    }
+  });
+}
+
+void NetDevice::start_rx() {
+  try {
+    backend_->set_offload(acked_features_);
+  } catch (const Error& e) {
+    SPDLOG_WARN("net '{}': {}; the guest gets frames without offloads", config_.iface_id, e.what());
+  }
+  // Frames may wait already, and a restored guest's rx ring is full without a kick to tell us.
   tap_watched_ = true;
-  // Frames may already wait on the TAP; they are read once the guest posts rx buffers (its first kick).
+  apply_tap_watch();
+  if (!queues_[kRxQueue].broken()) process_rx();
 }
 
 void NetDevice::reset() {
-  tap_reg_.reset();
-  tap_registered_ = false;
+  // vCPU thread: no epoll change here; the next TAP event (VMM thread) pauses the watch.
   tap_watched_ = false;
   activated_ = false;
   memory_ = nullptr;
@@ -147,9 +166,16 @@ void NetDevice::process_queue(uint16_t index) {
 }
 
 void NetDevice::set_tap_watch(bool on) {
-  if (on == tap_watched_ || !activated_) return;
+  if (!activated_) return;
   tap_watched_ = on;
-  if (tap_registered_) loop_->modify(backend_->fd(), on ? uint32_t{EPOLLIN} : 0u);
+  apply_tap_watch();
+}
+
+// VMM thread only (epoll_ctl): brings the registration in line with tap_watched_.
+void NetDevice::apply_tap_watch() {
+  if (!tap_registered_ || epoll_watching_ == tap_watched_) return;
+  epoll_watching_ = tap_watched_;
+  loop_->modify(backend_->fd(), epoll_watching_ ? uint32_t{EPOLLIN} : 0u);
 }
 
 // --- RX ---
@@ -316,6 +342,7 @@ void NetDevice::drop_tap(std::string_view why) {
   SPDLOG_WARN("net '{}': {}; no more frames from the host", config_.iface_id, why);
   tap_reg_.reset();
   tap_registered_ = false;
+  epoll_watching_ = false;
   tap_watched_ = false;
   tap_failed_ = true;
 }
@@ -323,7 +350,11 @@ void NetDevice::drop_tap(std::string_view why) {
 void NetDevice::handle_tap_event(uint32_t events) {
   std::lock_guard lock(mutex());
   ++metrics_.rx_tap_event_count;
-  if (!activated_ || queues_[kRxQueue].broken()) return;
+  if (!activated_ || queues_[kRxQueue].broken() || !tap_watched_) {
+    tap_watched_ = false;
+    apply_tap_watch();  // after a reset or a broken queue: stop the wakeups
+    return;
+  }
   if (!(events & EPOLLIN) && (events & (EPOLLERR | EPOLLHUP))) {
     // The interface went away: stop listening rather than spin on the error.
     drop_tap("the TAP reported an error");

@@ -27,9 +27,12 @@
 
 namespace hearth::virtio::net {
 
-class NetDevice final : public VirtioDevice, public hearth::Device {
+class NetDevice final : public VirtioDevice,
+                        public hearth::Device,
+                        public std::enable_shared_from_this<NetDevice> {
  public:
   // `loop` may be null in tests, which then call the handle_*() methods themselves. `mmds` may be null.
+  // Build it with std::make_shared (activation hands the VMM thread a weak reference).
   NetDevice(NetConfig config, std::unique_ptr<Backend> backend, EventLoop* loop,
             std::unique_ptr<MmdsPort> mmds = nullptr,
             std::shared_ptr<const Clock> clock = std::make_shared<MonotonicClock>());
@@ -93,6 +96,8 @@ class NetDevice final : public VirtioDevice, public hearth::Device {
   bool send_frame(const DescriptorChain& chain);
   bool to_mmds(const DescriptorChain& chain);
   void set_tap_watch(bool on);
+  void apply_tap_watch();
+  void start_rx();
   void drop_tap(std::string_view why);
   void arm_mmds_timer();
   bool add_used(uint16_t queue, uint16_t head, uint32_t len);
@@ -119,6 +124,7 @@ class NetDevice final : public VirtioDevice, public hearth::Device {
   bool used_pending_[2] = {false, false};
   bool tap_watched_ = false;
   bool tap_registered_ = false;
+  bool epoll_watching_ = false;  // what the EventLoop has, changed on the VMM thread only
   bool tap_failed_ = false;  // the TAP is gone; only MMDS frames reach the guest
 
   UniqueFd mmds_timer_;

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "virtio/balloon/kind.h"
+#include "virtio/net/kind.h"
 #include "virtio/rng/kind.h"
 #include "virtio/vsock/kind.h"
 
@@ -14,6 +15,7 @@ std::span<const virtio::VirtioDeviceKind* const> virtio_device_kinds() {
       &virtio::rng::entropy_kind(),
       &virtio::vsock::vsock_kind(),
       &virtio::balloon::balloon_kind(),
+      &virtio::net::network_interfaces_kind(),
   };
   return kKinds;
 }

@@ -10,6 +10,7 @@
 #include <termios.h>
 
 #include <linux/fs.h>
+#include <linux/if_tun.h>
 
 #include "vmm/seccomp/builtin.h"
 
@@ -49,6 +50,8 @@ std::vector<Rule> vmm_rules() {
   r.push_back(allow_if("ioctl", {ArgCheck{1, CmpOp::kMaskedEq, 0xAE00, 0xff00, false}}));
   r.push_back(allow_if("ioctl", {ArgCheck{1, CmpOp::kMaskedEq, 0xAA00, 0xff00, false}}));
   allow_values(r, "ioctl", 1, {TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGWINSZ, FIONBIO, FIONREAD, BLKGETSIZE64}, true);
+  // virtio-net: attach to the TAP by name, its vnet header size, the offloads the guest took.
+  allow_values(r, "ioctl", 1, {TUNSETIFF, TUNSETVNETHDRSZ, TUNSETOFFLOAD}, true);
 #if defined(__SANITIZE_ADDRESS__)
   // ASan builds only: LeakSanitizer's exit-time check runs on this thread and stops the others with
   // a ptrace-ing helper (which inherits this filter); it reads /proc with the legacy open and

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -32,6 +33,24 @@ void must(const std::vector<std::string>& argv) {
     for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
     throw std::runtime_error(cmd + " exited " + std::to_string(rc) + ": " + out);
   }
+}
+
+// `ip` by absolute path: wrap()'s argv may go to execv, which does not search PATH.
+const std::string& ip_path() {
+  static const std::string path = [] {
+    const char* env = ::getenv("PATH");
+    std::string dirs = env ? env : "/usr/sbin:/usr/bin:/sbin:/bin";
+    dirs += ":/usr/sbin:/sbin";
+    for (size_t start = 0; start <= dirs.size();) {
+      size_t end = dirs.find(':', start);
+      if (end == std::string::npos) end = dirs.size();
+      std::string candidate = dirs.substr(start, end - start) + "/ip";
+      if (end > start && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+      start = end + 1;
+    }
+    return std::string("ip");
+  }();
+  return path;
 }
 
 }  // namespace
@@ -107,7 +126,7 @@ void Netns::add_tap(const std::string& dev, const std::string& cidr, unsigned mt
 }
 
 std::vector<std::string> Netns::wrap(const std::vector<std::string>& argv) const {
-  std::vector<std::string> v{"ip", "netns", "exec", name_};
+  std::vector<std::string> v{ip_path(), "netns", "exec", name_};
   v.insert(v.end(), argv.begin(), argv.end());
   return v;
 }

@@ -24,7 +24,8 @@ class Netns {
   // keeps the default. Throws on failure.
   void add_tap(const std::string& dev, const std::string& cidr, unsigned mtu = 0);
 
-  // `ip netns exec <name> argv...`: run a process (hearth, a peer) inside the namespace.
+  // `/path/to/ip netns exec <name> argv...` (argv[0] may be a bare name: ip searches PATH): run a process
+  // (hearth, a peer) inside the namespace, e.g. with run_process or BackgroundProcess.
   std::vector<std::string> wrap(const std::vector<std::string>& argv) const;
 
   // Runs argv inside the namespace and waits; its exit status (-1 if it could not run). Output discarded

@@ -29,6 +29,7 @@ BalloonDevice::BalloonDevice(const BalloonConfig& config, EventLoop* loop) : con
     timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
     if (!timer_) throw_errno("balloon statistics timerfd_create");
     if (loop) timer_reg_ = EventRegistration(*loop, timer_.get(), EPOLLIN, [this](uint32_t) { handle_stats_timer(); });
+    arm_timer();
   }
 }
 
@@ -77,7 +78,6 @@ void BalloonDevice::activate(const GuestMemory& memory, std::span<Queue> queues,
   acked_features_ = acked_features;
   activated_ = true;
   ++metrics_.activate_count;
-  arm_timer();
 }
 
 void BalloonDevice::reset() {
@@ -88,14 +88,12 @@ void BalloonDevice::reset() {
   acked_features_ = 0;
   actual_ = 0;
   stats_head_.reset();
-  if (timer_) {
-    const itimerspec off{};
-    ::timerfd_settime(timer_.get(), 0, &off, nullptr);
-  }
 }
 
+// The timer runs from construction on: activate() and reset() run on vCPU threads, whose seccomp filter
+// has no timerfd_settime; the handler does nothing while no driver is there.
 void BalloonDevice::arm_timer() {
-  if (!timer_ || !activated_) return;
+  if (!timer_) return;
   const time_t s = config_.stats_polling_interval_s;
   const itimerspec spec{{s, 0}, {s, 0}};
   if (::timerfd_settime(timer_.get(), 0, &spec, nullptr) != 0) SPDLOG_WARN("virtio-balloon: timerfd_settime failed");
@@ -302,7 +300,8 @@ void BalloonDevice::restore(const DeviceState& state) {
   config_.stats_polling_interval_s = s.stats_polling_interval_s;
   stats_head_ = s.stats_head;
   stats_ = s.stats;
-  // The transport re-activates the device (arming the timer) when it restores its own state.
+  arm_timer();
+  // The transport re-activates the device when it restores its own state.
 }
 
 void BalloonDevice::export_metrics(metrics::Registry& registry, const std::string& prefix) const {

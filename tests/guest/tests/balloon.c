@@ -2,7 +2,7 @@
  * testguest.balloon_secs (30) follows the device's target: inflating gives pages of the touched area (top
  * down), deflating takes them back and checks they read as zero (the host dropped them) and are writable.
  * Answers statistics requests. testguest.balloon_report_mib=R: after the touch, reports R MiB of it as free
- * (2 MiB ranges, free page reporting). testguest.balloon_oom_mib=N: once the balloon reached a non-zero
+ * (2 MiB ranges, free page reporting) after testguest.balloon_report_delay_ms. testguest.balloon_oom_mib=N: once the balloon reached a non-zero
  * target, the guest "needs" N MiB and takes them back itself, which only DEFLATE_ON_OOM allows. */
 #include "cmdline.h"
 #include "io.h"
@@ -91,6 +91,7 @@ static const char *run(struct guest_ctx *ctx) {
   send_stats(&s);
 
   if (report_mib) {
+    delay_ms(param(ctx, "testguest.balloon_report_delay_ms", 0)); /* lets the host see the touched RSS */
     uint64_t addrs[32], done = 0;
     while (done < report_mib) {
       uint32_t n = 0;

@@ -1,0 +1,1 @@
+hearth_integration_test(integration_balloon balloon_test.cpp api_client.cpp)

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "api/cpu_config.h"
+#include "api/mmds_json.h"
 #include "vmm/config/json_reader.h"
 #include "vmm/base/error.h"
 #include "vmm/config/device_kind.h"
@@ -32,7 +33,7 @@ VmConfig parse_config(const nlohmann::json& root) {
   // Firecracker sections Hearth cannot run yet: their null and empty forms configure nothing and are
   // accepted (Firecracker's own files carry them); anything else gets a message naming the feature.
   static constexpr std::string_view kNotYet[] = {"network-interfaces", "pmem", "balloon", "vsock",
-                                                 "mmds-config", "memory-hotplug"};
+                                                 "memory-hotplug"};
   ObjectReader r(root, "config file",
                  {"boot-source", "machine-config", "drives", "logger", "metrics", "network-interfaces", "pmem",
                   "balloon", "vsock", "entropy", "mmds-config", "memory-hotplug", "cpu-config"});
@@ -87,6 +88,11 @@ VmConfig parse_config(const nlohmann::json& root) {
       instances = with_device_instance(*kind, &instances, instance, context);
     }
     c.device_sections[std::string(kind->name)] = std::move(instances);
+  }
+  // After network-interfaces: the interfaces it names must be there.
+  if (const auto* m = r.get("mmds-config")) {
+    c.mmds = parse_mmds_config(*m, "mmds-config");
+    check_mmds_interfaces(*c.mmds, network_interface_ids(c), "mmds-config");
   }
   check_virtio_device_count(c, "config file");
   return c;
@@ -153,6 +159,7 @@ nlohmann::json to_json(const VmConfig& config) {
   if (config.metrics) j["metrics"] = to_json(*config.metrics);
   if (config.cpu_config) j["cpu-config"] = to_json(*config.cpu_config);
   for (const auto& [name, section] : config.device_sections) j[name] = section;
+  if (config.mmds) j["mmds-config"] = to_json(*config.mmds);
   return j;
 }
 

@@ -53,6 +53,12 @@ class Controller {
   virtual Result<nlohmann::json> get_device(std::string_view name, std::string_view id, std::string_view sub) = 0;
   // PUT /cpu-config, before boot. Not pure: controllers without CPU templates keep refusing it.
   virtual Result<> put_cpu_config(const CustomCpuTemplate&) { return bad_request("cpu-config is not supported"); }
+  // MMDS: PUT /mmds/config before boot; the data store (PUT, PATCH as RFC 7396, GET) before and after.
+  // Not pure: controllers without a metadata service keep refusing them.
+  virtual Result<> put_mmds_config(const MmdsConfigSpec&) { return bad_request("mmds is not supported"); }
+  virtual Result<> put_mmds(const nlohmann::json&) { return bad_request("mmds is not supported"); }
+  virtual Result<> patch_mmds(const nlohmann::json&) { return bad_request("mmds is not supported"); }
+  virtual Result<nlohmann::json> get_mmds() { return bad_request("mmds is not supported"); }
 
   virtual Result<> instance_start() = 0;
   virtual Result<> send_ctrl_alt_del() = 0;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "api/config_checks.h"
+#include "api/mmds_json.h"
 #include "vmm/config/device_kind.h"
 #include "vmm/base/error.h"
 #include "vmm/base/host_file.h"
@@ -175,6 +176,13 @@ Result<> PrebootConfigController::put_cpu_config(const CustomCpuTemplate& t) {
   return preboot("PUT /cpu-config", [&] {
     config_.cpu_config = t;
     config_.machine.cpu_template = StaticCpuTemplate::kNone;
+  });
+}
+
+Result<> PrebootConfigController::put_mmds_config(const MmdsConfigSpec& config) {
+  return preboot("PUT /mmds/config", [&] {
+    check_mmds_interfaces(config, network_interface_ids(config_), "mmds/config");
+    config_.mmds = config;
   });
 }
 

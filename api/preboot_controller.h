@@ -40,6 +40,8 @@ class PrebootConfigController : public Controller {
                         const nlohmann::json& patch) override;
   Result<nlohmann::json> get_device(std::string_view name, std::string_view id, std::string_view sub) override;
   Result<> put_cpu_config(const CustomCpuTemplate& t) override;
+  // Checks the interfaces exist and keeps the configuration; the data store is the VMM's (VmController).
+  Result<> put_mmds_config(const MmdsConfigSpec& config) override;
 
   Result<> instance_start() override;
   Result<> send_ctrl_alt_del() override;

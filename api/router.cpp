@@ -3,6 +3,7 @@
 #include "api/cpu_config.h"
 #include "api/deferred_response.h"
 #include "api/migration_json.h"
+#include "api/mmds_json.h"
 
 #include "vmm/config/device_kind.h"
 
@@ -54,13 +55,13 @@ std::vector<std::string_view> split_path(std::string_view path) {
 }
 
 // Resources Firecracker has and Hearth does not serve yet.
-constexpr std::string_view kNotYet[] = {"network-interfaces", "balloon", "vsock", "mmds", "hotplug", "pmem"};
+constexpr std::string_view kNotYet[] = {"network-interfaces", "balloon", "vsock", "hotplug", "pmem"};
 
 // Resources we serve, for per-resource metric names (user paths never become names).
 constexpr std::string_view kKnown[] = {"",       "version", "boot-source", "machine-config",
                                        "drives", "actions", "vm",          "logger",
                                        "metrics", "serial",        "entropy", "snapshot", "migration",
-                                       "cpu-config"};
+                                       "cpu-config", "mmds"};
 
 std::string metric_name(std::string_view method, std::string_view resource) {
   std::string name = fmt::format("api.{}_{}", method, resource.empty() ? "instance" : resource);
@@ -159,7 +160,9 @@ std::vector<std::string_view> methods_for(const std::vector<std::string_view>& p
     if (r == "machine-config") return {"GET", "PUT", "PATCH"};
     if (r == "vm") return {"PATCH"};
     if (r == "metrics") return {"GET", "PUT"};
+    if (r == "mmds") return {"GET", "PUT", "PATCH"};
   }
+  if (parts.size() == 2 && r == "mmds" && parts[1] == "config") return {"PUT"};
   if (const DeviceConfigKind* kind = find_device_config_kind(r)) return device_methods(*kind, parts);
   if (parts.size() == 2 && r == "drives") return {"PUT", "PATCH"};
   if (parts.size() == 2 && r == "vm" && parts[1] == "config") return {"GET"};
@@ -265,6 +268,21 @@ HttpResponse Router::route(const HttpRequest& request, std::string_view resource
   if (resource == "boot-source" && depth == 1 && method == "PUT") {
     BootSourceConfig b = parse_boot_source(body("boot-source"));
     return respond(call([&](Controller& c) { return c.put_boot_source(b); }));
+  }
+  if (resource == "mmds" && depth == 1) {
+    if (method == "GET") {
+      Result<nlohmann::json> r = call([](Controller& c) { return c.get_mmds(); });
+      return r.ok() ? HttpResponse{200, json_text(r.value())} : fault_response(r.fault());
+    }
+    if (method == "PUT" || method == "PATCH") {
+      nlohmann::json data = parse_mmds_contents(*request.body, "mmds");
+      if (method == "PUT") return respond(call([&](Controller& c) { return c.put_mmds(data); }));
+      return respond(call([&](Controller& c) { return c.patch_mmds(data); }));
+    }
+  }
+  if (resource == "mmds" && depth == 2 && parts[1] == "config" && method == "PUT") {
+    MmdsConfigSpec config = parse_mmds_config(body("mmds/config"), "mmds/config");
+    return respond(call([&](Controller& c) { return c.put_mmds_config(config); }));
   }
   if (resource == "cpu-config" && depth == 1 && method == "PUT") {
     CustomCpuTemplate t = parse_cpu_config(body("cpu-config"));

@@ -138,7 +138,7 @@ TEST(FirecrackerCompat, RefusedFlagsSayWhyInOneLine) {
       // Firecracker's --seccomp-filter takes compiled BPF; ours takes JSON (docs/seccomp.md): either way
       // a file that cannot be used is refused, naming it.
       {{"--seccomp-filter", "/nonexistent/filter.bpf"}, "/nonexistent/filter.bpf"},
-      {{"--metadata", "/tmp/mmds.json"}, "--metadata: MMDS is not supported yet"},
+      {{"--metadata", "/nonexistent/mmds.json"}, "/nonexistent/mmds.json"},
       {{"--enable-pci"}, "--enable-pci: PCI devices are not supported yet"},
       {{"--no-seccomp", "--seccomp-filter", "/tmp/f"}, "--no-seccomp"},
       {{"--mmds-size-limit", "0"}, "--mmds-size-limit"},

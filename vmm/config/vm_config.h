@@ -14,6 +14,7 @@
 #include "vmm/base/error.h"
 #include "vmm/config/cpu_template.h"
 #include "vmm/config/limits.h"
+#include "vmm/config/mmds.h"
 
 namespace hearth {
 
@@ -91,6 +92,7 @@ struct VmConfig {
   // Device kinds of the registry (vmm/config/device_kind.h): section name -> validated body, or an
   // array of bodies for a multi-instance kind ("network-interfaces").
   std::map<std::string, nlohmann::json> device_sections;
+  std::optional<MmdsConfigSpec> mmds;  // PUT /mmds/config, "mmds-config"
 };
 
 // Each of these is one virtio-mmio device; their total is bounded by kMaxVirtioDevices.

@@ -18,6 +18,7 @@
 #include "api/config_json.h"
 #include "api/http_server.h"
 #include "api/migration_json.h"
+#include "api/mmds_json.h"
 #include "api/request_queue.h"
 #include "api/router.h"
 #include "vmm/base/error.h"
@@ -32,6 +33,7 @@
 #include "vmm/seccomp/precompiled.h"
 #include "vmm/seccomp/seccomp.h"
 #include "vmm/snapshot/state_file.h"
+#include "virtio/net/mmds/service.h"
 
 namespace hearth {
 namespace {
@@ -128,6 +130,18 @@ int run_vmm(const Options& opts) {
     initial = api::parse_config_file(read_config_file(opts.config_file));
     api::check_host_paths(initial);
   }
+  // Firecracker: the data store limit defaults to the API's body limit.
+  auto mmds = std::make_shared<virtio::net::mmds::Service>(
+      opts.mmds_size_limit != 0 ? opts.mmds_size_limit : opts.http.max_body_bytes);
+  if (!opts.metadata.empty()) {
+    const auto bytes = read_host_stream(opts.metadata, "--metadata", std::max<uint64_t>(uint64_t(mmds->size_limit()) * 4, 1 << 20), 10000);
+    try {
+      mmds->put(api::parse_mmds_contents(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                                                     "--metadata"));
+    } catch (const virtio::net::mmds::DataStoreError& e) {
+      throw Error(fmt::format("--metadata: {}", e.what()));
+    }
+  }
   EventLoop loop;
   UniqueFd signals = block_stop_signals();
   // The VMM thread's filter goes on before the VM, the API or any device exists; threads started
@@ -136,6 +150,7 @@ int run_vmm(const Options& opts) {
   VmmOptions vmm_options;
   vmm_options.kvm_path = opts.kvm_path;
   vmm_options.boot_timer = opts.boot_timer;
+  vmm_options.mmds = mmds;
   VmController controller(loop, vmm_options, initial, opts.id);
 
   // A config file's logger/metrics sections apply as if PUT before boot.
@@ -289,9 +304,9 @@ int run(int argc, char** argv) {
   app.add_option("--start-time-cpu-us", opts.start_time_cpu_us, "Process start CPU time (us); accepted, unused");
   app.add_option("--parent-cpu-time-us", opts.parent_cpu_time_us, "Parent process CPU time (us); accepted, unused");
   app.add_option("--mmds-size-limit", opts.mmds_size_limit,
-                 "MMDS data store limit, in bytes (unused until MMDS exists)")
+                 "MMDS data store limit, in bytes (default: --http-api-max-payload-size)")
       ->check(CLI::Range(size_t{1}, size_t{1} << 30));
-  app.add_option("--metadata", opts.metadata, "MMDS contents (not supported yet: refused)");
+  app.add_option("--metadata", opts.metadata, "A JSON file: the MMDS data store's initial contents");
   app.add_flag("--enable-pci", opts.enable_pci, "PCIe transport (not supported yet: refused)");
   app.add_option("--describe-snapshot", opts.describe_snapshot,
                  "Print a snapshot state file's format version and the Hearth version that wrote it");
@@ -307,7 +322,6 @@ int run(int argc, char** argv) {
   }
   if (!opts.describe_snapshot.empty()) return describe_snapshot(opts.describe_snapshot);
   // A security or device request we cannot honour is refused, never silently dropped.
-  if (!opts.metadata.empty()) throw Error("--metadata: MMDS is not supported yet");
   if (opts.enable_pci) throw Error("--enable-pci: PCI devices are not supported yet");
   LoggerConfig logger;
   auto level = api::parse_log_level(opts.level);

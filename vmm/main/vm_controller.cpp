@@ -15,6 +15,7 @@
 #include "vmm/main/version.h"
 #include "vmm/metrics/registry.h"
 #include "virtio/blk/device.h"
+#include "virtio/net/mmds/service.h"
 #include "vmm/snapshot/snapshot.h"
 
 namespace hearth {
@@ -55,7 +56,37 @@ api::Result<> VmController::put_logger(const LoggerConfig& logger) {
   return PrebootConfigController::put_logger(logger);
 }
 
+void VmController::configure_mmds(const VmConfig& config) {
+  if (options_.mmds && config.mmds) options_.mmds->set_config(virtio::net::mmds::mmds_config_from(*config.mmds));
+}
+
+template <typename F>
+api::Result<> VmController::with_mmds(F&& f) {
+  if (!options_.mmds) return api::bad_request("mmds: this VMM has no metadata service");
+  try {
+    f(*options_.mmds);
+  } catch (const virtio::net::mmds::DataStoreError& e) {
+    // Firecracker: a store over --mmds-size-limit is 413 Payload Too Large, the rest 400.
+    return api::Fault{e.kind() == virtio::net::mmds::DataStoreError::Kind::TooLarge ? 413 : 400, e.what()};
+  }
+  return {};
+}
+
+api::Result<> VmController::put_mmds(const nlohmann::json& data) {
+  return with_mmds([&](virtio::net::mmds::Service& s) { s.put(data); });
+}
+
+api::Result<> VmController::patch_mmds(const nlohmann::json& patch) {
+  return with_mmds([&](virtio::net::mmds::Service& s) { s.patch(patch); });
+}
+
+api::Result<nlohmann::json> VmController::get_mmds() {
+  if (!options_.mmds) return api::bad_request("mmds: this VMM has no metadata service");
+  return options_.mmds->get();
+}
+
 api::Result<> VmController::start_vm(const VmConfig& config) {
+  configure_mmds(config);
   VmmOptions options = options_;
   if (serial_out_fd() >= 0) options.console_out_fd = serial_out_fd();
   auto vmm = std::make_unique<Vmm>(config, options, loop_);
@@ -137,6 +168,7 @@ api::Result<VmConfig> VmController::restore_vm(const api::SnapshotLoadRequest& r
     throw Error(fmt::format("snapshot_path: the configuration in '{}' is invalid: {}", request.snapshot_path, e.what()));
   }
   config.machine.track_dirty_pages = request.track_dirty_pages;
+  configure_mmds(config);
   snapshot::LoadParams params;
   params.backend = request.uffd ? snapshot::MemoryBackend::kUffd : snapshot::MemoryBackend::kFile;
   params.backend_path = request.backend_path;
@@ -156,7 +188,11 @@ api::Result<> VmController::receive_vm(const MigrationReceiveRequest& request) {
   VmmOptions options = options_;
   if (serial_out_fd() >= 0) options.console_out_fd = serial_out_fd();
   migration::Destination::Hooks hooks;
-  hooks.parse_config = [](const nlohmann::json& j) { return api::parse_config(j); };
+  hooks.parse_config = [this](const nlohmann::json& j) {
+    VmConfig config = api::parse_config(j);
+    configure_mmds(config);
+    return config;
+  };
   hooks.arrived = [this](std::unique_ptr<Vmm> vmm, VmConfig config) {
     vmm_ = std::move(vmm);
     adopt_migrated_vm(std::move(config));

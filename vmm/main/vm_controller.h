@@ -24,6 +24,11 @@ class VmController final : public api::PrebootConfigController {
   // Refused once a post-copy migration failed after the hand-over: this copy of the VM is stale.
   api::Result<> resume() override;
 
+  // The MMDS data store (options.mmds), before and after boot; refused when there is no service.
+  api::Result<> put_mmds(const nlohmann::json& data) override;
+  api::Result<> patch_mmds(const nlohmann::json& patch) override;
+  api::Result<nlohmann::json> get_mmds() override;
+
   Vmm* vmm() const { return vmm_.get(); }
   // Copies device and vCPU counters into the metrics registry (before a flush or a scrape).
   void collect_metrics() const;
@@ -47,6 +52,11 @@ class VmController final : public api::PrebootConfigController {
   MigrationStatus migration_progress() const override;
 
  private:
+  // Hands the configuration's mmds-config to the service before devices are built.
+  void configure_mmds(const VmConfig& config);
+  template <typename F>
+  api::Result<> with_mmds(F&& f);
+
   EventLoop& loop_;
   VmmOptions options_;
   std::string instance_id_;

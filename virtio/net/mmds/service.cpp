@@ -36,6 +36,36 @@ HttpResponse text(int status, std::string body) {
 
 }  // namespace
 
+MmdsConfig mmds_config_from(const MmdsConfigSpec& spec) {
+  MmdsConfig config;
+  config.version = spec.version == "V2" ? Version::V2 : Version::V1;
+  config.network_interfaces = spec.network_interfaces;
+  config.imds_compat = spec.imds_compat;
+  // Already checked to be a dotted quad (api/mmds_json.cpp); a bad one keeps the default.
+  Ipv4 ip{};
+  int octet = 0, value = 0, digits = 0;
+  bool ok = true;
+  for (char c : spec.ipv4_address) {
+    if (c == '.') {
+      ok = ok && digits > 0 && octet < 3;
+      if (!ok) break;
+      ip[size_t(octet++)] = uint8_t(value);
+      value = digits = 0;
+    } else if (c >= '0' && c <= '9' && digits < 3) {
+      value = value * 10 + (c - '0');
+      ++digits;
+      ok = ok && value <= 255;
+    } else {
+      ok = false;
+    }
+  }
+  if (ok && octet == 3 && digits > 0) {
+    ip[3] = uint8_t(value);
+    config.ipv4_address = ip;
+  }
+  return config;
+}
+
 Service::Service(size_t size_limit) : store_(size_limit) {}
 
 void Service::set_config(MmdsConfig config) {

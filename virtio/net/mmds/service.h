@@ -19,6 +19,7 @@
 #include "virtio/net/mmds/http.h"
 #include "virtio/net/mmds/stack.h"
 #include "virtio/net/mmds/token.h"
+#include "vmm/config/mmds.h"
 
 namespace hearth::virtio::net::mmds {
 
@@ -30,6 +31,9 @@ struct MmdsConfig {
   Ipv4 ipv4_address{169, 254, 169, 254};
   bool imds_compat = false;  // text/plain whatever the Accept header says
 };
+
+// The validated API form (vmm/config/mmds.h) as the service runs it.
+MmdsConfig mmds_config_from(const MmdsConfigSpec& spec);
 
 class Service : public std::enable_shared_from_this<Service> {
  public:

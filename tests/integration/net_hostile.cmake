@@ -1,0 +1,3 @@
+# The virtio-net hostile-host test (netdev); the netns helper library comes from net.cmake.
+hearth_integration_test(integration_net_hostile net_hostile_test.cpp)
+target_link_libraries(integration_net_hostile PRIVATE hearth_test_netns)

@@ -99,9 +99,14 @@ Ipv4Parse parse_tcp(std::span<const uint8_t> frame, bool checksum_partial, TcpSe
   std::copy_n(&frame[6], 6, out.src_mac.begin());
   std::copy_n(&ip[12], 4, out.src_ip.begin());
   std::copy_n(&ip[16], 4, out.dst_ip.begin());
-  if (!checksum_partial &&
-      checksum_fold(checksum_add(pseudo_header_sum(out.src_ip, out.dst_ip, tcp.size()), tcp)) != 0)
-    return Ipv4Parse::Malformed;
+  if (!checksum_partial) {
+    const uint32_t pseudo = pseudo_header_sum(out.src_ip, out.dst_ip, tcp.size());
+    // A guest with checksum offload leaves the pseudo-header sum in the field (Linux's CHECKSUM_PARTIAL);
+    // the net device does not tell us, so that exact value is accepted too.
+    const uint16_t field = load16(&tcp[16]);
+    const uint16_t partial = uint16_t(~checksum_fold(pseudo));
+    if (checksum_fold(checksum_add(pseudo, tcp)) != 0 && field != partial) return Ipv4Parse::Malformed;
+  }
   out.src_port = load16(&tcp[0]);
   out.dst_port = load16(&tcp[2]);
   out.seq = load32(&tcp[4]);

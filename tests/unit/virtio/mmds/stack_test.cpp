@@ -325,7 +325,17 @@ TEST_F(MmdsStack, MalformedFramesForMmdsAreConsumedAndDropped) {
   EXPECT_FALSE(stack_->has_frame());
   EXPECT_EQ(stack_->stats().frames_dropped, 4u);
   EXPECT_EQ(stack_->connection_count(), 0u);
+  // A Linux-style partial checksum (the pseudo-header sum, as offload leaves it) is taken.
+  auto partial = good;
+  uint64_t pseudo = inet_sum(&partial[26], 8) + 6 + (partial.size() - 34);
+  wr16(partial, 34 + 16, inet_sum(nullptr, 0, pseudo));
+  EXPECT_TRUE(stack_->handle_guest_frame(partial, now_));
+  EXPECT_TRUE(stack_->has_frame());
+  EXPECT_EQ(stack_->stats().frames_dropped, 4u);
+  drain();
   // With checksum offload the TCP checksum is left partial and not checked.
+  EXPECT_TRUE(send({.seq = 2, .flags = f::kRst}));  // the partial one's connection goes
+  EXPECT_EQ(stack_->connection_count(), 0u);
   EXPECT_TRUE(stack_->handle_guest_frame(bad_tcp_sum, now_, true));
   EXPECT_TRUE(stack_->has_frame());
 }

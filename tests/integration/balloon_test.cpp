@@ -28,8 +28,9 @@ class BalloonVm {
     std::ofstream(config_path) << config.dump();
     ProcessOptions opts;
     opts.timeout = std::chrono::milliseconds(240000);
-    process_ = std::make_unique<BackgroundProcess>(
-        std::vector<std::string>{hearth_binary(), "--config-file", config_path, "--api-sock", socket_}, opts);
+    std::vector<std::string> argv{hearth_binary(), "--api-sock", socket_};
+    if (!args.empty()) argv.insert(argv.end(), {"--config-file", config_path});  // empty: a bare process
+    process_ = std::make_unique<BackgroundProcess>(argv, opts);
     api_ready_ = wait_for_socket(socket_, 10000);
     api = std::make_unique<ApiClient>(socket_);
   }
@@ -150,6 +151,43 @@ TEST(Balloon, HostileDriverCannotCrashOrDiscardOutsideRam) {
   ASSERT_TRUE(vm.wait("TESTGUEST PASS")) << vm.output();
   ProcessResult r = vm.stop();
   EXPECT_FALSE(r.signaled) << r.err;
+}
+
+TEST(Balloon, SnapshotRoundTripKeepsTargetActualAndStatistics) {
+  HEARTH_REQUIRE_KVM();
+  TempDir dir;
+  const std::string state = (dir.path() / "vm.state").string(), mem = (dir.path() / "vm.mem").string();
+  {
+    BalloonVm vm(balloon_body(0, false, 1), "balloon testguest.balloon_touch_mib=16 testguest.balloon_secs=200", 128);
+    ASSERT_TRUE(vm.ready());
+    ASSERT_TRUE(vm.wait("balloon: actual=0 target=0")) << vm.output();
+    ASSERT_EQ(vm.api->patch("/balloon", R"({"amount_mib": 8})").status, 204);
+    ASSERT_TRUE(vm.wait("balloon: actual=2048 target=2048")) << vm.output();
+    ASSERT_EQ(vm.api->patch("/vm", R"({"state":"Paused"})").status, 204);
+    const HttpReply r =
+        vm.api->put("/snapshot/create", json{{"snapshot_path", state}, {"mem_file_path", mem}}.dump());
+    ASSERT_EQ(r.status, 204) << r.body;
+    vm.stop();
+  }
+  BalloonVm vm(json(), "", 128);  // a bare process: the balloon comes from the snapshot
+  ASSERT_TRUE(vm.ready());
+  const json body = {{"snapshot_path", state},
+                     {"mem_backend", {{"backend_type", "File"}, {"backend_path", mem}}},
+                     {"resume_vm", true}};
+  ASSERT_EQ(vm.api->put("/snapshot/load", body.dump()).status, 204);
+  EXPECT_EQ(vm.get("/balloon")["amount_mib"], 8);
+  const json s = vm.get("/balloon/statistics");
+  EXPECT_EQ(s["actual_pages"], 2048);
+  EXPECT_EQ(s["target_pages"], 2048);
+  ASSERT_TRUE(s.contains("minor_faults")) << s.dump();
+  // The held statistics buffer survived: the device asks again and fresh numbers arrive.
+  const uint64_t reports = s["minor_faults"].get<uint64_t>();
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  EXPECT_GE(vm.get("/balloon/statistics")["minor_faults"].get<uint64_t>(), reports + 2);
+  // The restored guest keeps following the target.
+  ASSERT_EQ(vm.api->patch("/balloon", R"({"amount_mib": 0})").status, 204);
+  ASSERT_TRUE(vm.wait("balloon: actual=0 target=0 zero_bad=0")) << vm.output();
+  vm.stop();
 }
 
 TEST(Balloon, ApiRefusalsNameTheField) {

@@ -5,6 +5,9 @@
  *                              testguest.vsock_bytes=N (default 4096) pattern bytes on each and check they
  *                              come back (the host side echoes)
  *   testguest.vsock_reset=1    also wait for a transport reset event (after a snapshot restore)
+ *   testguest.vsock_sink=1     throughput mode (bench/vsock_bench.py): accepted connections discard what
+ *                              arrives instead of echoing; outgoing ones send constant bytes and expect
+ *                              nothing back
  *   testguest.vsock_timeout_s=T  give up after T seconds (default 300)
  * Prints `vsock-echo: listening port=L` when ready, then `vsock-echo: ok served=.. connected=.. ...`. */
 #include "cmdline.h"
@@ -19,11 +22,17 @@ static struct vsock vs;
 static uint64_t served, connected, echoed, verified_total;
 static const char *failure;
 static char fail_buf[160];
+static int sink;
 
 static uint8_t pattern(uint32_t id, uint32_t k) { return (uint8_t)(k * 31u + id * 7u + (k >> 8)); }
 
 static void on_data(struct vsock *v, struct vsock_conn *c, const uint8_t *data, uint32_t len) {
   (void)v;
+  if (sink) {
+    c->fwd_cnt += len;  /* consumed at once; credit updates tell the peer */
+    verified_total += len;
+    return;
+  }
   if (c->echo) {
     if (len > VSOCK_CONN_BUF - c->used) {
       failure = format_reason(fail_buf, sizeof fail_buf, "vsock-echo: peer sent %u bytes past our credit", len);
@@ -71,6 +80,9 @@ static const char *step(struct vsock_conn *c, uint32_t total) {
   static uint8_t out[VSOCK_PKT_DATA];
   const char *why;
   if (c->state != VSOCK_OPEN) return 0;
+  if (c->fwd_cnt - c->last_fwd_sent >= VSOCK_CONN_BUF / 2 &&
+      (why = vsock_send(&vs, c, VSOCK_OP_CREDIT_UPDATE, 0, 0, 0)))
+    return why;
   if (c->echo) {
     while (c->used > 0) {
       uint32_t n = vsock_peer_credit(c);
@@ -95,14 +107,12 @@ static const char *step(struct vsock_conn *c, uint32_t total) {
     if (n > VSOCK_PKT_DATA) n = VSOCK_PKT_DATA;
     if (n == 0) break;
     const uint32_t sent = total - c->to_send;
-    for (uint32_t i = 0; i < n; i++) out[i] = pattern((uint32_t)c->id, sent + i);
+    if (!sink)
+      for (uint32_t i = 0; i < n; i++) out[i] = pattern((uint32_t)c->id, sent + i);
     if ((why = vsock_send(&vs, c, VSOCK_OP_RW, 0, out, n))) return why;
     c->to_send -= n;
   }
-  if (c->fwd_cnt - c->last_fwd_sent >= VSOCK_CONN_BUF / 2 &&
-      (why = vsock_send(&vs, c, VSOCK_OP_CREDIT_UPDATE, 0, 0, 0)))
-    return why;
-  if (c->verified == total) {
+  if (sink ? c->to_send == 0 : c->verified == total) {
     c->state = VSOCK_CLOSING;
     return vsock_send(&vs, c, VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_RCV | VSOCK_SHUTDOWN_SEND, 0, 0);
   }
@@ -111,13 +121,15 @@ static const char *step(struct vsock_conn *c, uint32_t total) {
 
 static const char *run(struct guest_ctx *ctx) {
   const char *cl = ctx->boot->cmdline;
-  uint64_t port = 0, serve = 0, connect = 0, conns = 1, bytes = 4096, want_reset = 0, timeout_s = 300;
+  uint64_t port = 0, serve = 0, connect = 0, conns = 1, bytes = 4096, want_reset = 0, timeout_s = 300, sink_mode = 0;
   if (cmdline_get_u64(cl, "testguest.vsock_port", &port) < 0 || cmdline_get_u64(cl, "testguest.vsock_serve", &serve) < 0 ||
       cmdline_get_u64(cl, "testguest.vsock_connect", &connect) < 0 ||
       cmdline_get_u64(cl, "testguest.vsock_conns", &conns) < 0 || cmdline_get_u64(cl, "testguest.vsock_bytes", &bytes) < 0 ||
       cmdline_get_u64(cl, "testguest.vsock_reset", &want_reset) < 0 ||
-      cmdline_get_u64(cl, "testguest.vsock_timeout_s", &timeout_s) < 0)
+      cmdline_get_u64(cl, "testguest.vsock_timeout_s", &timeout_s) < 0 ||
+      cmdline_get_u64(cl, "testguest.vsock_sink", &sink_mode) < 0)
     return "vsock-echo: malformed testguest.vsock_* value";
+  sink = sink_mode != 0;
   if (conns > 64) return "vsock-echo: at most 64 outgoing connections";
   const char *why = vsock_open(&vs, ctx->boot, 10000);
   if (why) return why;

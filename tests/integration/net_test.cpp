@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -208,39 +209,73 @@ uint64_t bench_field(const std::string& out, const std::string& dir, const std::
   return std::stoull(value_of(lines[k], key));
 }
 
+using Clock = std::chrono::steady_clock;
+
+// When each marker first appears on the process's stdout (polled every 5 ms), waiting up to timeout_ms for
+// all of them. Host time: the guest's own TSC calibration (PIT, under nested emulation) is too noisy to
+// time a rate limiter with.
+std::vector<Clock::time_point> marker_times(BackgroundProcess& p, const std::vector<std::string>& markers,
+                                            int timeout_ms) {
+  std::vector<Clock::time_point> at(markers.size());
+  std::vector<bool> seen(markers.size(), false);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  size_t left = markers.size();
+  while (left && Clock::now() < deadline) {
+    const std::string out = p.output();
+    const auto now = Clock::now();
+    for (size_t i = 0; i < markers.size(); i++)
+      if (!seen[i] && out.find(markers[i]) != std::string::npos) seen[i] = true, at[i] = now, left--;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return left ? std::vector<Clock::time_point>{} : at;
+}
+
+long long ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count();
+}
+
 // 50 x 1472-byte datagrams (75700 bytes of frames) through a 15000-byte bucket refilled each second: the
-// token bucket alone makes it take >= 4 s, whatever the guest's speed; unlimited, the same run is
-// guest-bound (well under a second on QEMU here). rx: 10 packets/s, bucket 10, so 50 take >= 4 s.
+// token bucket alone makes the tx phase take >= 4 s, whatever the guest's speed; unlimited it is
+// guest-bound (about 0.5 s here). rx: 10 packets/s, bucket 10, so 50 take >= 4 s. Timed on the host
+// between the guest's lines (start -> dir=tx -> dir=rx).
 TEST_F(NetHearth, RateLimitersThrottleBothDirections) {
   ASSERT_NO_FATAL_FAILURE(add_interface(0));
   const std::string args = "testguest.run=net-bench testguest.bench_count=50 testguest.bench_size=1472" + guest_args(0);
-  ProcessResult plain = run_guest(config(args, {iface(0)}));
-  {
-    SCOPED_TRACE(plain.out + plain.err);
-    expect_passed(plain);
+  const std::vector<std::string> markers = {"net-bench: start", "net-bench: dir=tx", "net-bench: dir=rx"};
+  long long tx_ms[2], rx_ms[2];
+  std::string outs[2];
+  for (int limited = 0; limited < 2; limited++) {
+    json i = iface(0);
+    if (limited) {
+      i["tx_rate_limiter"] = {{"bandwidth", {{"size", 15000}, {"refill_time", 1000}}}};
+      i["rx_rate_limiter"] = {{"ops", {{"size", 10}, {"refill_time", 1000}}}};
+    }
+    TempDir dir;
+    std::string socket;
+    auto vm = start_guest(config(args, {i}), dir, &socket);
+    auto at = marker_times(*vm, markers, 150000);
+    ProcessResult r = vm->wait();
+    SCOPED_TRACE(r.out + r.err + peer_log());
+    expect_passed(r);
+    ASSERT_EQ(at.size(), markers.size());
+    tx_ms[limited] = ms_between(at[0], at[1]);
+    rx_ms[limited] = ms_between(at[1], at[2]);
+    outs[limited] = r.out;
   }
-  json limited = iface(0);
-  limited["tx_rate_limiter"] = {{"bandwidth", {{"size", 15000}, {"refill_time", 1000}}}};
-  limited["rx_rate_limiter"] = {{"ops", {{"size", 10}, {"refill_time", 1000}}}};
-  ProcessResult slow = run_guest(config(args, {limited}), 180000);
-  SCOPED_TRACE(slow.out + slow.err + peer_log());
-  expect_passed(slow);
-  const uint64_t tx_plain = bench_field(plain.out, "tx", "us"), tx_slow = bench_field(slow.out, "tx", "us");
-  const uint64_t rx_plain = bench_field(plain.out, "rx", "us"), rx_slow = bench_field(slow.out, "rx", "us");
-  std::printf("net rate limit: tx %llu us unlimited, %llu us limited; rx %llu us unlimited, %llu us limited\n",
-              (unsigned long long)tx_plain, (unsigned long long)tx_slow, (unsigned long long)rx_plain,
-              (unsigned long long)rx_slow);
-  EXPECT_GE(tx_slow, 2500000u);  // physics says >= 4 s; generous
-  EXPECT_GT(tx_slow, tx_plain);
-  EXPECT_GE(rx_slow, 2500000u);
-  EXPECT_GT(rx_slow, rx_plain);
+  std::printf("net rate limit (host time): tx %lld ms unlimited, %lld ms limited; rx %lld ms unlimited, %lld ms "
+              "limited\n",
+              tx_ms[0], tx_ms[1], rx_ms[0], rx_ms[1]);
+  EXPECT_GE(tx_ms[1], 2500);  // the bucket says >= 4 s; generous
+  EXPECT_GT(tx_ms[1], tx_ms[0]);
+  EXPECT_GE(rx_ms[1], 2500);
+  EXPECT_GT(rx_ms[1], rx_ms[0]);
   // Throttled, not dropped: everything still arrived.
-  EXPECT_EQ(bench_field(slow.out, "tx", "peer_count"), 50u);
-  EXPECT_EQ(bench_field(slow.out, "rx", "count"), 50u);
+  EXPECT_EQ(bench_field(outs[1], "tx", "peer_count"), 50u);
+  EXPECT_EQ(bench_field(outs[1], "rx", "count"), 50u);
 }
 
-// Round 1 unlimited; once it is done the test PATCHes a tx limiter (10 packets/s); round 2 (3 s later) of
-// 50 datagrams then takes >= 4 s by the bucket alone.
+// Round 1 unlimited; once it is done the test PATCHes a tx limiter (10 packets/s, bucket 10); round 2 (3 s
+// later) of 50 datagrams then takes >= 4 s by the bucket alone, so >= 7 s after round 1 ended.
 TEST_F(NetHearth, PatchedRateLimiterTakesEffectAfterBoot) {
   ASSERT_NO_FATAL_FAILURE(add_interface(0));
   TempDir dir;
@@ -250,20 +285,21 @@ TEST_F(NetHearth, PatchedRateLimiterTakesEffectAfterBoot) {
                                    guest_args(0),
                                {iface(0)}),
                         dir, &socket);
-  ASSERT_TRUE(vm->wait_for_output("net-bench: round=1 done", 120000)) << vm->output();
+  auto first = marker_times(*vm, {"net-bench: start", "net-bench: round=1 done"}, 120000);
+  ASSERT_EQ(first.size(), 2u) << vm->output();
   ApiClient api(socket);
   HttpReply p = api.patch("/network-interfaces/eth0",
                           R"({"iface_id": "eth0", "tx_rate_limiter": {"ops": {"size": 10, "refill_time": 1000}}})");
   EXPECT_EQ(p.status, 204) << p.body;
-  ASSERT_TRUE(vm->wait_for_output("TESTGUEST ", 120000)) << vm->output();
+  auto second = marker_times(*vm, {"net-bench: round=2 done"}, 120000);
   ProcessResult r = vm->wait();
   SCOPED_TRACE(r.out + r.err + peer_log());
   expect_passed(r);
-  const uint64_t before = bench_field(r.out, "tx", "us", 0), after = bench_field(r.out, "tx", "us", 1);
-  std::printf("net PATCH tx limiter: round 1 %llu us, round 2 %llu us\n", (unsigned long long)before,
-              (unsigned long long)after);
-  EXPECT_GE(after, 2500000u);
-  EXPECT_GT(after, before);
+  ASSERT_EQ(second.size(), 1u);
+  const long long round1 = ms_between(first[0], first[1]), round2 = ms_between(first[1], second[0]) - 3000;
+  std::printf("net PATCH tx limiter (host time): round 1 %lld ms, round 2 %lld ms (gap taken off)\n", round1, round2);
+  EXPECT_GE(round2, 2500);
+  EXPECT_GT(round2, round1);
   EXPECT_EQ(bench_field(r.out, "tx", "peer_count", 1), 50u);
 }
 

@@ -1,14 +1,17 @@
 #include "tests/integration/netns.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 
 extern char** environ;
@@ -51,6 +54,24 @@ const std::string& ip_path() {
     return std::string("ip");
   }();
   return path;
+}
+
+// A test killed by a timeout never runs its destructors: delete the namespaces of Netns objects whose
+// process ("hearth-<tag>-<pid>-<n>") is gone.
+void sweep_stale() {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/run/netns", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("hearth-", 0) != 0) continue;
+    const size_t last = name.rfind('-'), prev = last == std::string::npos ? last : name.rfind('-', last - 1);
+    if (prev == std::string::npos || prev < 7 || last + 1 >= name.size()) continue;
+    const std::string pid_s = name.substr(prev + 1, last - prev - 1), n_s = name.substr(last + 1);
+    if (pid_s.empty() || pid_s.find_first_not_of("0123456789") != std::string::npos ||
+        n_s.find_first_not_of("0123456789") != std::string::npos || pid_s.size() > 9)
+      continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(pid_s));
+    if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) run_command({"ip", "netns", "delete", name});
+  }
 }
 
 }  // namespace
@@ -103,6 +124,7 @@ std::string Netns::unavailable_reason() {
 
 Netns::Netns(const std::string& tag)
     : name_("hearth-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(g_counter++)) {
+  sweep_stale();
   must({"ip", "netns", "add", name_});
   try {
     must({"ip", "-n", name_, "link", "set", "lo", "up"});
@@ -115,7 +137,9 @@ Netns::Netns(const std::string& tag)
 Netns::~Netns() {
   // Deleting the namespace removes its TAPs and addresses with it; processes still inside keep it alive
   // until they exit, but the name is gone.
-  run_command({"ip", "netns", "delete", name_});
+  std::string out;
+  if (run_command({"ip", "netns", "delete", name_}, &out) != 0)
+    std::fprintf(stderr, "Netns: ip netns delete %s failed: %s\n", name_.c_str(), out.c_str());
 }
 
 void Netns::add_tap(const std::string& dev, const std::string& cidr, unsigned mtu) {

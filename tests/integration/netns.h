@@ -11,7 +11,8 @@ class Netns {
   // Empty when this process can create namespaces and TAPs (root, `ip`, /dev/net/tun); otherwise why not.
   static std::string unavailable_reason();
 
-  // Creates "hearth-<tag>-<pid>-<n>" with loopback up. Throws std::runtime_error (with ip's stderr).
+  // Creates "hearth-<tag>-<pid>-<n>" with loopback up, after deleting any such namespace whose pid is dead
+  // (left by a test killed at its timeout). Throws std::runtime_error (with ip's stderr).
   explicit Netns(const std::string& tag);
   ~Netns();
   Netns(const Netns&) = delete;

@@ -180,7 +180,7 @@ TEST(ConfigJson, TopLevelErrors) {
   EXPECT_EQ(error_of(with("network-interfaces", R"([{"iface_id": "eth0"}])")),
             "network-interfaces is not supported yet");
   EXPECT_EQ(error_of(with("pmem", R"([{"id": "p", "path_on_host": "/p"}])")), "pmem is not supported yet");
-  for (const char* s : {"balloon", "vsock", "memory-hotplug"}) {
+  for (const char* s : {"balloon", "memory-hotplug"}) {
     EXPECT_EQ(error_of(with(s, "{}")), std::string(s) + " is not supported yet");
   }
   EXPECT_EQ(error_of(with("cpu-config", R"({"cpuid_modifiers": [], "bogus": 1})")),

@@ -193,7 +193,7 @@ TEST_F(RouterTest, PrometheusCountsRequests) {
 }
 
 TEST_F(RouterTest, UnsupportedAndInvalid) {
-  for (const char* r : {"network-interfaces", "balloon", "vsock", "pmem"}) {
+  for (const char* r : {"network-interfaces", "balloon", "pmem"}) {
     EXPECT_EQ(fault(send("PUT", std::string("/") + r + "/x", "{}")),
               std::string(r) + " is not supported yet");
   }

@@ -32,10 +32,10 @@ struct PairBackend : net::Backend {
   void set_offload(uint64_t) override {}
 };
 
-struct Device {
+struct NetUnderTest {
   std::shared_ptr<net::NetDevice> dev;
   UniqueFd peer;
-  explicit Device(bool limited) {
+  explicit NetUnderTest(bool limited) {
     int sv[2];
     ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv);
     int big = 1 << 20;
@@ -65,8 +65,8 @@ struct Device {
 
 struct Fixture {
   GuestMemory mem = GuestMemory::create_anonymous({{0, kMemSize}});
-  Device plain{false};
-  Device limited{true};
+  NetUnderTest plain{false};
+  NetUnderTest limited{true};
   NullInterrupt irq;
   std::vector<uint8_t> frame = std::vector<uint8_t>(net::kMaxBufferLen + 1, 0xab);
 };
@@ -91,7 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!queues[0].is_valid(fx.mem) || !queues[1].is_valid(fx.mem)) return 0;
   uint64_t features = ring_features(rx_in);
   if (rx_in.flags & 2) features |= feature_bit(net::kFeatureMrgRxbuf);
-  Device& d = (rx_in.flags & 4) ? fx.limited : fx.plain;
+  NetUnderTest& d = (rx_in.flags & 4) ? fx.limited : fx.plain;
   d.drain();
   for (uint8_t i = 0; i < nframes; ++i) ::send(d.peer.get(), fx.frame.data(), lens[i], MSG_DONTWAIT);
 

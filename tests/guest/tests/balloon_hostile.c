@@ -13,7 +13,8 @@ static struct vballoon bal;
 static uint32_t pfns[VBALLOON_PFNS_MAX];
 
 static const char *run(struct guest_ctx *ctx) {
-  const uint64_t want = 1ull << VIRTIO_BALLOON_F_REPORTING;
+  /* STATS_VQ too: QEMU always offers it, and the reporting queue comes after it when negotiated. */
+  const uint64_t want = (1ull << VIRTIO_BALLOON_F_STATS_VQ) | (1ull << VIRTIO_BALLOON_F_REPORTING);
   const char *why = vballoon_open(&bal, ctx->boot, want, 5000);
   if (why) return why;
   volatile uint64_t *keep = (volatile uint64_t *)(uintptr_t)AREA;

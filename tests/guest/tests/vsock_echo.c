@@ -131,7 +131,7 @@ static const char *run(struct guest_ctx *ctx) {
     return "vsock-echo: malformed testguest.vsock_* value";
   sink = sink_mode != 0;
   if (conns > 64) return "vsock-echo: at most 64 outgoing connections";
-  const char *why = vsock_open(&vs, ctx->boot, 10000);
+  const char *why = vsock_open(&vs, ctx->boot, 60000);  /* per wait; generous: a loaded host stalls us */
   if (why) return why;
   const struct vsock_handlers h = {(uint32_t)port, on_data, on_event, on_reset};
   struct vsock_conn *out[64];

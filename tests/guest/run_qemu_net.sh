@@ -49,7 +49,8 @@ nic() {
   echo "-netdev tap,id=n$i,ifname=tap$i,script=no,downscript=no,vhost=off" \
     "-device virtio-net-device,netdev=n$i,mac=52:54:00:77:0$i:02${1:+,$1}"
 }
-net0="testguest.net_ip=10.77.0.2/24 testguest.net_peer=10.77.0.1:7777"
+# Long per-wait bounds: the guest times them with its own (calibrated) TSC.
+net0="testguest.net_ip=10.77.0.2/24 testguest.net_peer=10.77.0.1:7777 testguest.net_timeout_ms=30000"
 net1="testguest.net_ip1=10.77.1.2/24 testguest.net_peer1=10.77.1.1:7777"
 
 line() {

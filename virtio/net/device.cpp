@@ -315,7 +315,8 @@ NetDevice::Rx NetDevice::deliver_mmds_frame() {
 
 void NetDevice::process_rx() {
   // A bound on frames per call keeps one busy interface from starving the loop; epoll calls again.
-  for (int budget = 0; budget < 256; ++budget) {
+  int budget = 256;
+  for (; budget > 0; --budget) {
     const bool from_mmds = mmds_ && mmds_->has_frame();  // MMDS replies go ahead of TAP frames
     if (!from_mmds && tap_failed_) break;
     if (!from_mmds && rx_limiter_.is_blocked()) {
@@ -334,6 +335,8 @@ void NetDevice::process_rx() {
     }
     break;
   }
+  // Out of budget with frames left: keep watching, the event loop calls again.
+  if (budget == 0) set_tap_watch(!tap_failed_ && !rx_limiter_.is_blocked());
   signal_used(kRxQueue);
 }
 

@@ -62,7 +62,8 @@ class NetHarness {
   static constexpr uint16_t kRingSize = 256;
 
   explicit NetHarness(NetConfig cfg = default_config(), std::optional<uint64_t> features = std::nullopt,
-                      std::unique_ptr<MmdsPort> mmds = nullptr, std::unique_ptr<Backend> real = nullptr) {
+                      std::unique_ptr<MmdsPort> mmds = nullptr, std::unique_ptr<Backend> real = nullptr,
+                      EventLoop* loop = nullptr) {
     if (real) {
       dev = std::make_shared<NetDevice>(std::move(cfg), std::move(real), nullptr, std::move(mmds), clock);
       transport = std::make_unique<mmio::MmioTransport>(dev, mem, irq);
@@ -80,8 +81,8 @@ class NetHarness {
     auto backend = std::make_unique<PairBackend>();
     backend->end = UniqueFd(sv[0]);
     backend->offload_out = &offloads;
-    dev = std::make_shared<NetDevice>(std::move(cfg), std::move(backend), nullptr, std::move(mmds), clock);
-    transport = std::make_unique<mmio::MmioTransport>(dev, mem, irq);
+    dev = std::make_shared<NetDevice>(std::move(cfg), std::move(backend), loop, std::move(mmds), clock);
+    transport = std::make_unique<mmio::MmioTransport>(dev, mem, irq, loop);
     bring_up(features.value_or(dev->avail_features()));
   }
   ~NetHarness() {

@@ -8,6 +8,7 @@
 
 #include "tests/unit/virtio/net/net_harness.h"
 #include "vmm/base/error.h"
+#include "vmm/base/event_loop.h"
 #include "vmm/metrics/registry.h"
 
 namespace hearth::virtio::net::test {
@@ -392,6 +393,34 @@ TEST(Net, StateRoundTrip) {
   DeviceState broken = s;
   broken.data.erase("acked_features");
   EXPECT_THROW(fresh.dev->restore(broken), Error);
+}
+
+// As in the VMM: kicks, TAP readiness and activation's follow-up all run on the loop's thread.
+TEST(Net, WithAnEventLoopTheLoopThreadSetsOffloadsAndReads) {
+  EventLoop loop;
+  NetHarness h(NetHarness::default_config(), std::nullopt, nullptr, nullptr, &loop);
+  EXPECT_EQ(h.offloads, ~uint64_t{0});  // activation (a vCPU thread) left the ioctl to the loop
+  loop.run_once(1000);
+  EXPECT_EQ(h.offloads, h.dev->avail_features());
+  const uint64_t buf = h.post_rx(2048);
+  h.kick(kRxQueue);  // an ioeventfd in the VMM
+  loop.run_once(1000);
+  h.host_send(pattern(90, 3));
+  for (int i = 0; i < 5 && h.rx.ring.used_idx() == 0; ++i) loop.run_once(1000);
+  ASSERT_EQ(h.rx.ring.used_idx(), 1);
+  EXPECT_EQ(h.guest_bytes(buf + kVnetHdrLen, 90), pattern(90, 3));
+  h.send(pattern(70, 4));
+  h.kick(kTxQueue);
+  loop.run_once(1000);
+  EXPECT_TRUE(h.host_recv());
+  // After a driver reset, a frame on the TAP wakes the loop once and then no more: no spinning.
+  h.set_reg(mmio::kRegStatus, 0);
+  h.host_send(pattern(90, 5));
+  loop.run_once(1000);
+  const uint64_t events = h.dev->metrics().rx_tap_event_count;
+  loop.run_once(100);
+  loop.run_once(100);
+  EXPECT_EQ(h.dev->metrics().rx_tap_event_count, events);
 }
 
 TEST(Net, ResetStopsTheDeviceAndItComesBack) {

@@ -135,6 +135,10 @@ std::optional<std::string_view> device_sub(const DeviceConfigKind& kind, const s
   const size_t base = kind.multi_instance() ? 2 : 1;
   if (parts.size() == base) return std::string_view();
   if (parts.size() == base + 1) return parts[base];
+  // Deeper sub-resources ("hinting/start") are one view over the path's remaining segments.
+  if (parts.size() > base + 1) {
+    return std::string_view(parts[base].data(), static_cast<size_t>(parts.back().data() + parts.back().size() - parts[base].data()));
+  }
   return std::nullopt;
 }
 

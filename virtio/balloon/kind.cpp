@@ -24,13 +24,17 @@ nlohmann::json validate(const nlohmann::json& body, std::string_view context) {
   return to_json(balloon_config(body, context));
 }
 
-constexpr std::string_view kPatchPaths[] = {"", "statistics"};
+// Firecracker's free page hinting paths are served only to refuse them (400, not 404: its clients expect
+// every swagger path to answer).
+constexpr std::string_view kPatchPaths[] = {"", "statistics", "hinting/start", "hinting/stop"};
+constexpr std::string_view kGetPaths[] = {"", "statistics", "hinting/status"};
 
 nlohmann::json validate_patch(std::string_view sub, const nlohmann::json& body, std::string_view context) {
   if (sub.empty()) {
     ObjectReader r(body, std::string(context), {"amount_mib"});
     return {{"amount_mib", r.unsigned_int("amount_mib", 0, kMaxAmountMib)}};
   }
+  if (sub != "statistics") throw Error(fmt::format("{}: free page hinting is not supported", context));
   ObjectReader r(body, std::string(context), {"stats_polling_interval_s"});
   return {{"stats_polling_interval_s", r.unsigned_int("stats_polling_interval_s", 0, 0xffff)}};
 }
@@ -71,7 +75,7 @@ const VirtioDeviceKind& balloon_kind() {
           .name = "balloon",
           .validate = validate,
           .patch_paths = kPatchPaths,
-          .get_paths = kPatchPaths,
+          .get_paths = kGetPaths,
           .validate_patch = validate_patch,
           .apply_patch = apply_patch,
           .patch_before_boot = true,

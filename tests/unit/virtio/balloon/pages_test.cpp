@@ -96,6 +96,7 @@ TEST(BalloonKind, ValidatesFirecrackerFields) {
   EXPECT_EQ(kind.validate_patch("", {{"amount_mib", 48}}, "balloon")["amount_mib"], 48);
   EXPECT_THROW(kind.validate_patch("", {{"deflate_on_oom", true}}, "balloon"), Error);
   EXPECT_THROW(kind.validate_patch("statistics", {{"amount_mib", 1}}, "balloon/statistics"), Error);
+  EXPECT_THROW(kind.validate_patch("hinting/start", nlohmann::json::object(), "balloon/hinting/start"), Error);
   const auto patched = kind.apply_patch(j, "statistics", {{"stats_polling_interval_s", 3}});
   EXPECT_EQ(patched["stats_polling_interval_s"], 3);
   EXPECT_EQ(patched["amount_mib"], 16);

@@ -83,13 +83,20 @@ HttpRequestParser::Result HttpRequestParser::next(HttpRequest& out, std::string&
     error = "Request too large.";
     return Result::Error;
   }
-  size_t head_end = buffer_.find("\r\n\r\n");
-  if (head_end == std::string::npos) return Result::NeedMore;
-  std::string_view head(buffer_.data(), head_end);
   auto fail = [&](std::string message) {
     error = std::move(message);
+    // The connection is answered 400 and closed: what else it sends is discarded, not buffered.
+    overflow_ = true;
+    buffer_.clear();
     return Result::Error;
   };
+  size_t head_end = buffer_.find("\r\n\r\n");
+  if (head_end == std::string::npos) {
+    // A full buffer without a complete head can never become a request (and would close the window).
+    if (buffer_.size() >= kMaxRequestBytes) return fail("Request too large.");
+    return Result::NeedMore;
+  }
+  std::string_view head(buffer_.data(), head_end);
 
   size_t line_end = head.find("\r\n");
   std::string_view line = head.substr(0, line_end);

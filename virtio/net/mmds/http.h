@@ -45,7 +45,8 @@ class HttpRequestParser {
 
   // Appends `data`; bytes beyond the bound make the result Error.
   void feed(std::span<const uint8_t> data);
-  // Takes the next complete request from the buffer. On Error, `error` holds a 400 response body.
+  // Takes the next complete request from the buffer. On Error, `error` holds a 400 response body, and
+  // the parser discards everything from then on.
   Result next(HttpRequest& out, std::string& error);
   size_t buffered() const { return buffer_.size(); }
 

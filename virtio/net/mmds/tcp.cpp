@@ -20,8 +20,9 @@ uint16_t TcpEndpoint::our_window(const Connection& c) const {
 
 void TcpEndpoint::send_segment(Connection& c, uint32_t seq, uint8_t flags, std::span<const uint8_t> payload,
                                bool with_mss) {
+  c.advertised_window = our_window(c);
   TcpOut h{c.peer_mac, our_mac_, our_ip_, c.peer_ip, kPort, c.peer_port, seq, c.rcv_nxt, flags,
-           our_window(c), with_mss ? std::optional<uint16_t>(kOurMss) : std::nullopt, ip_id_++};
+           c.advertised_window, with_mss ? std::optional<uint16_t>(kOurMss) : std::nullopt, ip_id_++};
   hooks_.send(build_tcp(h, payload));
 }
 
@@ -166,7 +167,9 @@ void TcpEndpoint::on_segment(Iter it, const TcpSegment& s, Clock::time_point now
   serve(c, now);
   const uint32_t before = c.nxt;
   transmit(c, now, false);
-  if (need_ack && c.nxt == before && hooks_.can_send()) send_segment(c, c.nxt, kAck, {});
+  // An ACK for data or FIN, and a window update once a closed window opens again (the peer may not probe).
+  const bool window_opened = c.advertised_window == 0 && our_window(c) > 0;
+  if ((need_ack || window_opened) && c.nxt == before && hooks_.can_send()) send_segment(c, c.nxt, kAck, {});
   if (finished(c)) connections_.erase(it);
 }
 

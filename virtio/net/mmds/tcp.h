@@ -53,6 +53,7 @@ class TcpEndpoint {
     uint32_t nxt = 0;   // next sequence number of ours to send
     uint32_t rcv_nxt = 0;
     uint16_t peer_window = 0;
+    uint16_t advertised_window = 0;  // in our last segment
     uint16_t mss = 536;
     std::string out;  // our bytes from `una` (SYN excluded): sent but unacked, then unsent
     bool close_after_send = false;  // response said Connection: close, or a malformed request

@@ -69,6 +69,10 @@ TEST(MmdsHttp, BoundedBuffering) {
   std::string chunk(1000, 'a');
   HttpRequest r;
   std::string error;
+  // Exactly full without a complete head is already an error (the window would stay closed).
+  HttpRequestParser full;
+  full.feed(bytes(std::string(HttpRequestParser::kMaxRequestBytes, 'a')));
+  EXPECT_EQ(full.next(r, error), HttpRequestParser::Result::Error);
   for (int i = 0; i < 10; ++i) parser.feed(bytes(chunk));
   EXPECT_LE(parser.buffered(), HttpRequestParser::kMaxRequestBytes);
   EXPECT_EQ(parser.next(r, error), HttpRequestParser::Result::Error);

@@ -35,12 +35,13 @@ namespace {
 
 using nlohmann::json;
 
-constexpr size_t kTapMtu = 65500;
+constexpr size_t kTapMtu = 65521;  // the largest frames are 65535 bytes
 constexpr std::array<uint8_t, 6> kGuestMac = {0x06, 0x00, 0x0a, 0x4e, 0x00, 0x02};
 
 struct BlastResult {
   uint64_t attempted = 0;
   uint64_t sent = 0;
+  std::array<uint64_t, 8> sent_by_kind{};  // the host kernel refuses some kinds outright
 };
 
 // Sends `frames` malformed frames out of `dev` from inside netns `ns` (a forked child: setns() changes
@@ -90,6 +91,19 @@ BlastResult blast(const std::string& ns, const std::string& dev, int frames) {
         const uint64_t v = rnd();
         std::memcpy(p + k, &v, std::min<size_t>(8, off + len - k));
       }
+      if (off) {
+        // A header the kernel accepts but that lies: checksum offsets anywhere in the frame, a GSO type and
+        // size that do not fit the (garbage) payload.
+        static constexpr uint8_t kGso[] = {0, 1, 3, 4, 0x81};
+        p[0] = 1;  // NEEDS_CSUM
+        p[1] = kGso[rnd() % sizeof kGso];
+        const uint16_t hdr_len = static_cast<uint16_t>(rnd() % len), gso_size = static_cast<uint16_t>(1 + rnd() % 1500);
+        const uint16_t csum_start = static_cast<uint16_t>(rnd() % (len - 16)), csum_offset = static_cast<uint16_t>(2 * (rnd() % 7));
+        std::memcpy(p + 2, &hdr_len, 2);
+        std::memcpy(p + 4, &gso_size, 2);
+        std::memcpy(p + 6, &csum_start, 2);
+        std::memcpy(p + 8, &csum_offset, 2);
+      }
       uint8_t* eth = p + off;
       if (len >= 14) {
         if (i % 3 == 0) {
@@ -103,7 +117,10 @@ BlastResult blast(const std::string& ns, const std::string& dev, int frames) {
         }
       }
       ++r.attempted;
-      if (::sendto(sock, p, off + len, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&sll), sizeof sll) >= 0) ++r.sent;
+      if (::sendto(sock, p, off + len, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&sll), sizeof sll) >= 0) {
+        ++r.sent;
+        ++r.sent_by_kind[static_cast<size_t>(i % 8)];
+      }
     }
     [[maybe_unused]] const ssize_t w = ::write(pipefd[1], &r, sizeof r);
     ::_exit(0);
@@ -173,6 +190,8 @@ TEST(NetHostile, MalformedFramesFromTheHostLeaveHearthWorking) {
   const BlastResult b = blast(ns.name(), "tap0", 4000);
   EXPECT_EQ(b.attempted, 4000u);
   EXPECT_GT(b.sent, 1000u);  // most kinds pass the host kernel; the runts and empty ones it refuses
+  EXPECT_GT(b.sent_by_kind[5], 0u) << "no 65535-byte frame got out";
+  EXPECT_GT(b.sent_by_kind[6], 0u) << "no frame with a garbage vnet header got out";
   const size_t rss_after = rss_kib(vm.pid());
   EXPECT_GT(rss_after, 0u) << "hearth died during the flood";
   EXPECT_LT(rss_after, rss_before + 16 * 1024) << "hearth grew from " << rss_before << " KiB";
@@ -189,7 +208,9 @@ TEST(NetHostile, MalformedFramesFromTheHostLeaveHearthWorking) {
   // which dropped it; nothing the host sent made hearth fail a TAP read.
   const uint64_t rx = sum_metric(metrics, "eth0.rx_packets_count");
   std::cout << "net-hostile: sent=" << b.sent << " of " << b.attempted << " guest_rx_frames=" << rx
-            << " rss_kib " << rss_before << " -> " << rss_after << "\n";
+            << " rss_kib " << rss_before << " -> " << rss_after << " by kind:";
+  for (uint64_t k : b.sent_by_kind) std::cout << " " << k;
+  std::cout << "\n";
   // Not all of them: the TAP's own queue drops what a slow (emulated) guest leaves unread.
   EXPECT_GT(rx, 200u) << read_file(metrics);
   EXPECT_EQ(sum_metric(metrics, "eth0.tap_read_fails"), 0u) << read_file(metrics);

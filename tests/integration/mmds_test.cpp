@@ -187,6 +187,15 @@ TEST_F(MmdsGuest, PatchAfterBootSeenByTheGuest) {
   ApiClient api(socket);
   HttpReply p = api.patch("/mmds", R"({"latest": {"user-data": "patched"}})");
   EXPECT_EQ(p.status, 204) << p.body;
+  EXPECT_EQ(json::parse(api.get("/mmds").body)["latest"]["user-data"], "patched");
+  // The config file's section, as GET /vm/config shows it (defaults filled in).
+  HttpReply c = api.get("/vm/config");
+  ASSERT_EQ(c.status, 200) << c.body;
+  EXPECT_EQ(json::parse(c.body)["mmds-config"],
+            json::parse(R"({"version": "V1", "network_interfaces": ["eth0"], "ipv4_address": "169.254.169.254",
+                            "imds_compat": false})"));
+  // Pre-boot only.
+  EXPECT_EQ(api.put("/mmds/config", R"({"network_interfaces": ["eth0"]})").status, 400);
   ProcessResult r = vm.wait();
   SCOPED_TRACE(r.out + r.err);
   expect_passed(r);

@@ -115,3 +115,24 @@ TEST(MmdsService, ConnectionCloseFollowsTheRequest) {
 
 }  // namespace
 }  // namespace hearth::virtio::net::mmds
+
+namespace hearth::virtio::net::mmds {
+namespace {
+
+TEST(MmdsService, ConfigFromTheApiForm) {
+  MmdsConfigSpec spec;
+  spec.version = "V2";
+  spec.network_interfaces = {"eth0", "eth1"};
+  spec.ipv4_address = "169.254.12.3";
+  spec.imds_compat = true;
+  MmdsConfig c = mmds_config_from(spec);
+  EXPECT_EQ(c.version, Version::V2);
+  EXPECT_EQ(c.network_interfaces, spec.network_interfaces);
+  EXPECT_EQ(c.ipv4_address, (Ipv4{169, 254, 12, 3}));
+  EXPECT_TRUE(c.imds_compat);
+  EXPECT_EQ(mmds_config_from(MmdsConfigSpec{}).version, Version::V1);
+  EXPECT_EQ(mmds_config_from(MmdsConfigSpec{}).ipv4_address, (Ipv4{169, 254, 169, 254}));
+}
+
+}  // namespace
+}  // namespace hearth::virtio::net::mmds

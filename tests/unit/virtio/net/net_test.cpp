@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "tests/unit/virtio/net/net_harness.h"
+#include "virtio/net/mmds/service.h"
+#include "virtio/net/mmds_adapter.h"
 #include "vmm/base/error.h"
 #include "vmm/base/event_loop.h"
 #include "vmm/metrics/registry.h"
@@ -348,6 +350,41 @@ TEST(Net, FramesForMmdsSkipTheTapAndRepliesGoFirst) {
   h.tap_readable();
   ASSERT_EQ(h.rx.ring.used_idx(), 2);
   EXPECT_EQ(h.guest_bytes(b + kVnetHdrLen, 70), pattern(70, 9));
+  EXPECT_EQ(h.dev->metrics().mmds_frames_from_guest, 1u);
+  EXPECT_EQ(h.dev->metrics().mmds_frames_to_guest, 1u);
+}
+
+// The real MMDS stack behind the adapter: an ARP request for its address is answered, never sent to the TAP.
+TEST(Net, RealMmdsStackAnswersArpForItsAddress) {
+  auto service = std::make_shared<mmds::Service>();
+  mmds::MmdsConfig mc;
+  mc.network_interfaces = {"eth0"};
+  service->set_config(mc);
+  const MacAddr guest = NetHarness::default_config().guest_mac.value();
+  auto stack = service->make_stack("eth0", guest);
+  ASSERT_TRUE(stack);
+  NetHarness h(NetHarness::default_config(), std::nullopt, std::make_unique<MmdsStackPort>(std::move(stack)));
+  const uint64_t buf = h.post_rx(2048);
+  h.kick(kRxQueue);
+  std::vector<uint8_t> arp(42, 0);
+  std::fill(arp.begin(), arp.begin() + 6, 0xff);
+  std::copy(guest.begin(), guest.end(), arp.begin() + 6);
+  const uint8_t tail[] = {0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1};  // ARP, Ethernet/IPv4, request
+  std::copy(std::begin(tail), std::end(tail), arp.begin() + 12);
+  std::copy(guest.begin(), guest.end(), arp.begin() + 22);
+  const uint8_t sender_ip[] = {169, 254, 0, 2}, target_ip[] = {169, 254, 169, 254};
+  std::copy(std::begin(sender_ip), std::end(sender_ip), arp.begin() + 28);
+  std::copy(std::begin(target_ip), std::end(target_ip), arp.begin() + 38);
+  h.send(arp);
+  h.kick(kTxQueue);
+  EXPECT_FALSE(h.host_recv());  // consumed by MMDS
+  ASSERT_EQ(h.rx.ring.used_idx(), 1);
+  const auto reply = h.guest_bytes(buf + kVnetHdrLen, 42);
+  EXPECT_TRUE(std::equal(guest.begin(), guest.end(), reply.begin()));  // to the guest
+  EXPECT_EQ(reply[12], 0x08);
+  EXPECT_EQ(reply[13], 0x06);
+  EXPECT_EQ(reply[21], 2);  // ARP reply
+  EXPECT_TRUE(std::equal(std::begin(target_ip), std::end(target_ip), reply.begin() + 28));  // from the MMDS address
   EXPECT_EQ(h.dev->metrics().mmds_frames_from_guest, 1u);
   EXPECT_EQ(h.dev->metrics().mmds_frames_to_guest, 1u);
 }

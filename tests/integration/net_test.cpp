@@ -136,9 +136,10 @@ void expect_passed(const ProcessResult& r) {
 // Each size echoed both ways on interface k (guest->host checked by the peer and the guest, host->guest too).
 void expect_echoed(const std::string& out, int k, const std::vector<int>& sizes) {
   const std::string p = "net-echo: if=" + std::to_string(k) + " ";
+  // At least once: under load the peer may time out and send a datagram again, and both copies echo.
   for (int s : sizes) {
-    EXPECT_EQ(lines_with_prefix(out, p + "dir=out size=" + std::to_string(s) + " ok ").size(), 1u) << s;
-    EXPECT_EQ(lines_with_prefix(out, p + "dir=in size=" + std::to_string(s) + " ok").size(), 1u) << s;
+    EXPECT_GE(lines_with_prefix(out, p + "dir=out size=" + std::to_string(s) + " ok ").size(), 1u) << s;
+    EXPECT_GE(lines_with_prefix(out, p + "dir=in size=" + std::to_string(s) + " ok").size(), 1u) << s;
   }
   EXPECT_EQ(lines_with_prefix(out, p + "dir=in peer: HNRES ok n=" + std::to_string(sizes.size())).size(), 1u);
 }

@@ -34,9 +34,24 @@ PEER = os.path.join(HERE, "..", "tests", "guest", "net_peer.py")
 MAC = "06:00:0a:4f:00:02"
 
 
+def host_tsc_khz():
+    """The host kernel's TSC rate (dmesg "tsc: Detected N MHz"), or None. The guest's own PIT calibration
+    can be off by an order of magnitude under nested emulation, which would skew its rates."""
+    try:
+        log = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"tsc: (?:Refined TSC clocksource calibration|Detected): ([0-9.]+) MHz", log)
+    return int(float(m.group(1)) * 1000) if m else None
+
+
+TSC_KHZ = host_tsc_khz()
+
+
 def boot_args(direction, size, count):
+    tsc = f" testguest.bench_tsc_khz={TSC_KHZ}" if TSC_KHZ else ""
     return (f"console=ttyS0 testguest.run=net-bench testguest.bench_dir={direction} testguest.bench_count={count} "
-            f"testguest.bench_size={size} testguest.net_ip=10.79.0.2/24 testguest.net_peer=10.79.0.1:7777")
+            f"testguest.bench_size={size} testguest.net_ip=10.79.0.2/24 testguest.net_peer=10.79.0.1:7777{tsc}")
 
 
 def hearth_argv(args, tmp, append):

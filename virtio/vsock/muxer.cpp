@@ -218,6 +218,9 @@ Connection& Muxer::add_conn(ConnKey key, UniqueFd fd, ConnState state) {
 
 void Muxer::kill(ConnKey key, bool send_rst) {
   if (conns_.erase(key) == 0) return;
+  // Its rx_list_ entry too: a guest cycling REQUEST/RST on one key with no rx buffers posted would
+  // otherwise grow the list without bound.
+  std::erase(rx_list_, key);
   ++metrics_.conns_removed;
   if (send_rst) queue_reset(key.local_port, key.peer_port);
 }

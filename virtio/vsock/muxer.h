@@ -48,6 +48,8 @@ class Muxer {
   bool has_rx() const { return !resets_.empty() || !rx_list_.empty(); }
 
   size_t connection_count() const { return conns_.size(); }
+  // Packets owed to the guest that wait for rx buffers (for tests of the bounds).
+  size_t rx_backlog() const { return rx_list_.size() + resets_.size(); }
   size_t pending_connect_count() const { return pending_.size(); }
   // Bytes held for host peers and for the guest, over all connections (for tests of the bounds).
   uint64_t buffered_bytes() const;

@@ -227,6 +227,28 @@ TEST_F(Vsock, GuestConnectsToHostPortListener) {
   EXPECT_EQ(dev->muxer().connection_count(), 0u);
 }
 
+TEST_F(Vsock, GuestCyclingConnectionsWithoutRxBuffersHoldsBoundedState) {
+  bring_up();  // no rx buffers: nothing the device owes the guest can be delivered
+  UniqueFd listener = unix_listen(uds_ + "_77");
+  ASSERT_TRUE(listener);
+  ::fcntl(listener.get(), F_SETFL, O_NONBLOCK);
+  for (int i = 0; i < 3000; ++i) {
+    send(kOpRequest, 9, 77);
+    send(kOpRst, 9, 77);
+    // The host side's accept queue fills; drain it as a real listener would.
+    if (i % 8 == 0) {
+      while (UniqueFd(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC))) {
+      }
+    }
+  }
+  EXPECT_EQ(dev->muxer().connection_count(), 0u);
+  EXPECT_LE(dev->muxer().rx_backlog(), kMaxQueuedResets);
+  // Unknown-connection packets only ever queue up to kMaxQueuedResets RSTs.
+  for (size_t i = 0; i < kMaxQueuedResets + 100; ++i) send(kOpCreditUpdate, 10, 78);
+  EXPECT_LE(dev->muxer().rx_backlog(), kMaxQueuedResets);
+  EXPECT_GE(dev->metrics().rst_dropped, 100u);
+}
+
 TEST_F(Vsock, GuestConnectToPortNobodyListensOnGetsRst) {
   bring_up();
   post_rx(4);

@@ -66,7 +66,18 @@ MmdsConfig mmds_config_from(const MmdsConfigSpec& spec) {
   return config;
 }
 
-Service::Service(size_t size_limit) : store_(size_limit) {}
+MmdsCounters::MmdsCounters(metrics::Registry& r)
+    : rx_accepted(r.counter("mmds.rx_accepted")),
+      rx_accepted_err(r.counter("mmds.rx_accepted_err")),
+      rx_count(r.counter("mmds.rx_count")),
+      rx_invalid_token(r.counter("mmds.rx_invalid_token")),
+      rx_no_token(r.counter("mmds.rx_no_token")),
+      tx_frames(r.counter("mmds.tx_frames")),
+      tx_errors(r.counter("mmds.tx_errors")),
+      connections_created(r.counter("mmds.connections_created")),
+      connections_destroyed(r.counter("mmds.connections_destroyed")) {}
+
+Service::Service(size_t size_limit, metrics::Registry& registry) : store_(size_limit), counters_(registry) {}
 
 void Service::set_config(MmdsConfig config) {
   std::lock_guard lock(mutex_);
@@ -112,6 +123,7 @@ nlohmann::json Service::get() const {
 }
 
 HttpResponse Service::handle(const HttpRequest& request, Clock::time_point now) {
+  counters_.rx_count.add();
   HttpResponse response = [&] {
     std::lock_guard lock(mutex_);
     if (request.path.empty() || request.path.front() != '/') return text(400, "Invalid URI.");
@@ -145,9 +157,14 @@ HttpResponse Service::handle(const HttpRequest& request, Clock::time_point now) 
     }
     if (v2) {
       const std::string* token = first_header(request, kTokenHeaders);
-      if (!token)
+      if (!token) {
+        counters_.rx_no_token.add();
         return text(401, "No MMDS token provided. Use `X-metadata-token` header to specify the session token.");
-      if (!tokens_.is_valid(*token, now)) return text(401, "MMDS token not valid.");
+      }
+      if (!tokens_.is_valid(*token, now)) {
+        counters_.rx_invalid_token.add();
+        return text(401, "MMDS token not valid.");
+      }
     }
     const std::string* accept = request.header("Accept");
     const bool json = !config_.imds_compat && accept && accept->find("application/json") != std::string::npos;

@@ -20,6 +20,7 @@
 #include "virtio/net/mmds/stack.h"
 #include "virtio/net/mmds/token.h"
 #include "vmm/config/mmds.h"
+#include "vmm/metrics/registry.h"
 
 namespace hearth::virtio::net::mmds {
 
@@ -35,11 +36,26 @@ struct MmdsConfig {
 // The validated API form (vmm/config/mmds.h) as the service runs it.
 MmdsConfig mmds_config_from(const MmdsConfigSpec& spec);
 
+// Firecracker's "mmds" metrics group, shared by every interface's stack.
+struct MmdsCounters {
+  explicit MmdsCounters(metrics::Registry& registry);
+  metrics::Counter& rx_accepted;          // frames for MMDS taken from the guest
+  metrics::Counter& rx_accepted_err;      // of those, malformed (dropped)
+  metrics::Counter& rx_count;             // HTTP requests answered
+  metrics::Counter& rx_invalid_token;     // V2 GETs with a wrong or expired token
+  metrics::Counter& rx_no_token;          // V2 GETs without one
+  metrics::Counter& tx_frames;            // frames queued for the guest
+  metrics::Counter& tx_errors;            // frames dropped: the guest was not reading
+  metrics::Counter& connections_created;
+  metrics::Counter& connections_destroyed;
+};
+
 class Service : public std::enable_shared_from_this<Service> {
  public:
   static constexpr size_t kDefaultSizeLimit = 51200;  // Firecracker's --mmds-size-limit default
 
-  explicit Service(size_t size_limit = kDefaultSizeLimit);
+  explicit Service(size_t size_limit = kDefaultSizeLimit, metrics::Registry& registry = metrics::global());
+  MmdsCounters& counters() { return counters_; }
 
   // The configuration (pre-boot); the interface ids are checked by the caller.
   void set_config(MmdsConfig config);
@@ -65,6 +81,7 @@ class Service : public std::enable_shared_from_this<Service> {
   bool configured_ = false;
   DataStore store_;
   TokenAuthority tokens_;
+  MmdsCounters counters_;
 };
 
 }  // namespace hearth::virtio::net::mmds

@@ -17,6 +17,10 @@ Stack::Stack(std::shared_ptr<Service> service, Mac guest_mac, Ipv4 mmds_ip)
       [this](std::vector<uint8_t> frame) { emit(std::move(frame)); },
       [this] { ++stats_.resets_sent; },
       [this] { ++stats_.connections_refused; },
+      [this](int delta) {
+        auto& c = service_->counters();
+        (delta > 0 ? c.connections_created : c.connections_destroyed).add();
+      },
   };
   tcp_ = std::make_unique<TcpEndpoint>(mmds_mac_, mmds_ip_, std::move(hooks));
 }
@@ -30,6 +34,7 @@ bool Stack::handle_guest_frame(std::span<const uint8_t> frame, Clock::time_point
     auto request = parse_arp_request(frame);
     if (!request || request->target_ip != mmds_ip_) return false;
     ++stats_.frames_consumed;
+    service_->counters().rx_accepted.add();
     emit(build_arp_reply(mmds_mac_, mmds_ip_, *request));
     return true;
   }
@@ -37,9 +42,11 @@ bool Stack::handle_guest_frame(std::span<const uint8_t> frame, Clock::time_point
   auto destination = ipv4_destination(frame);
   if (!destination || *destination != mmds_ip_) return false;
   ++stats_.frames_consumed;
+  service_->counters().rx_accepted.add();
   TcpSegment segment;
   if (parse_tcp(frame, checksum_partial, segment) != Ipv4Parse::Tcp) {
     ++stats_.frames_dropped;  // malformed, or not TCP: MMDS speaks nothing else
+    service_->counters().rx_accepted_err.add();
     return true;
   }
   tcp_->handle_segment(segment, now);
@@ -62,9 +69,11 @@ size_t Stack::connection_count() const { return tcp_->connection_count(); }
 void Stack::emit(std::vector<uint8_t> frame) {
   if (out_.size() >= kMaxQueuedFrames) {
     ++stats_.queue_overflows;  // the guest is not reading; TCP retransmits, ARP is asked again
+    service_->counters().tx_errors.add();
     return;
   }
   ++stats_.frames_sent;
+  service_->counters().tx_frames.add();
   out_.push_back(std::move(frame));
 }
 

@@ -40,6 +40,11 @@ void TcpEndpoint::send_reset_for(const TcpSegment& s) {
   hooks_.on_reset_sent();
 }
 
+TcpEndpoint::Iter TcpEndpoint::erase(Iter it) {
+  if (hooks_.on_connections) hooks_.on_connections(-1);
+  return connections_.erase(it);
+}
+
 void TcpEndpoint::arm(Connection& c, Clock::time_point now) {
   c.rto_deadline = now + c.rto;
 }
@@ -80,12 +85,13 @@ void TcpEndpoint::open(const TcpSegment& s, Clock::time_point now) {
       send_reset_for(s);
       return;
     }
-    connections_.erase(victim);
+    erase(victim);
     hooks_.on_refused();
   }
   if (iss_seed_ == 0) iss_seed_ = std::random_device{}() | 1;
   iss_seed_ = iss_seed_ * 1664525u + 1013904223u;
   Connection& c = connections_.emplace_back();
+  if (hooks_.on_connections) hooks_.on_connections(+1);
   c.peer_mac = s.src_mac;
   c.peer_ip = s.src_ip;
   c.peer_port = s.src_port;
@@ -104,7 +110,7 @@ void TcpEndpoint::on_segment(Iter it, const TcpSegment& s, Clock::time_point now
   Connection& c = *it;
   if (s.flags & kRst) {
     // Accept a reset anywhere in our receive window (RFC 5961 would want exactly rcv_nxt).
-    if (seq_le(c.rcv_nxt, s.seq) && seq_lt(s.seq, c.rcv_nxt + our_window(c) + 1)) connections_.erase(it);
+    if (seq_le(c.rcv_nxt, s.seq) && seq_lt(s.seq, c.rcv_nxt + our_window(c) + 1)) erase(it);
     return;
   }
   if (s.flags & kSyn) {
@@ -113,7 +119,7 @@ void TcpEndpoint::on_segment(Iter it, const TcpSegment& s, Clock::time_point now
       if (hooks_.can_send()) send_segment(c, c.iss, kSyn | kAck, {}, true);
     } else {
       send_reset_for(s);
-      connections_.erase(it);
+      erase(it);
     }
     return;
   }
@@ -135,7 +141,7 @@ void TcpEndpoint::on_segment(Iter it, const TcpSegment& s, Clock::time_point now
   } else if (c.state == State::SynReceived || seq_lt(c.nxt, s.ack)) {
     // An ACK of something we never sent.
     send_reset_for(s);
-    if (c.state == State::SynReceived) connections_.erase(it);
+    if (c.state == State::SynReceived) erase(it);
     return;
   }
   c.peer_window = s.window;
@@ -170,7 +176,7 @@ void TcpEndpoint::on_segment(Iter it, const TcpSegment& s, Clock::time_point now
   // An ACK for data or FIN, and a window update once a closed window opens again (the peer may not probe).
   const bool window_opened = c.advertised_window == 0 && our_window(c) > 0;
   if ((need_ack || window_opened) && c.nxt == before && hooks_.can_send()) send_segment(c, c.nxt, kAck, {});
-  if (finished(c)) connections_.erase(it);
+  if (finished(c)) erase(it);
 }
 
 void TcpEndpoint::serve(Connection& c, Clock::time_point now) {
@@ -242,7 +248,7 @@ void TcpEndpoint::poll(Clock::time_point now) {
   for (auto it = connections_.begin(); it != connections_.end();) {
     Connection& c = *it;
     if (c.una == c.nxt && now >= c.last_activity + kIdleTimeout) {
-      it = connections_.erase(it);  // idle: forgotten quietly, as the peer may be gone
+      it = erase(it);  // idle: forgotten quietly, as the peer may be gone
       continue;
     }
     if (c.una != c.nxt && now >= c.rto_deadline) {
@@ -251,7 +257,7 @@ void TcpEndpoint::poll(Clock::time_point now) {
           send_segment(c, c.nxt, kRst, {});
           hooks_.on_reset_sent();
         }
-        it = connections_.erase(it);
+        it = erase(it);
         continue;
       }
       c.rto = std::min<Clock::duration>(c.rto * 2, kMaxRto);

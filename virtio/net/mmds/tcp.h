@@ -32,6 +32,7 @@ class TcpEndpoint {
     std::function<void(std::vector<uint8_t>)> send;     // one Ethernet frame for the guest
     std::function<void()> on_reset_sent;
     std::function<void()> on_refused;
+    std::function<void(int)> on_connections;  // +1 created, -1 destroyed
   };
 
   TcpEndpoint(Mac our_mac, Ipv4 our_ip, Hooks hooks) : our_mac_(our_mac), our_ip_(our_ip), hooks_(std::move(hooks)) {}
@@ -66,6 +67,7 @@ class TcpEndpoint {
     Clock::time_point last_activity{};
   };
   using Iter = std::list<Connection>::iterator;
+  Iter erase(Iter it);
 
   void open(const TcpSegment& segment, Clock::time_point now);
   void on_segment(Iter c, const TcpSegment& segment, Clock::time_point now);

@@ -369,3 +369,46 @@ TEST_F(MmdsStack, PatchedStoreIsSeenByTheNextRequest) {
 
 }  // namespace
 }  // namespace hearth::virtio::net::mmds
+
+namespace hearth::virtio::net::mmds {
+namespace {
+
+TEST(MmdsMetrics, FirecrackersMmdsGroupCounts) {
+  using namespace testing;
+  namespace f = tcp_flags;
+  metrics::Registry registry;
+  auto service = std::make_shared<Service>(Service::kDefaultSizeLimit, registry);
+  MmdsConfig config;
+  config.version = Version::V2;
+  config.network_interfaces = {"eth0"};
+  service->set_config(config);
+  service->put(nlohmann::json::object());
+  auto stack = service->make_stack("eth0", kGuestMac);
+  const auto now = Clock::time_point{} + std::chrono::seconds(10);
+  auto frames = [&] {
+    std::vector<Got> out;
+    while (stack->has_frame())
+      if (auto g = parse_tcp_out(stack->pop_frame())) out.push_back(*g);
+    return out;
+  };
+  EXPECT_TRUE(stack->handle_guest_frame(tcp_frame({.seq = 1, .flags = f::kSyn}), now));
+  const uint32_t server = frames().at(0).seq + 1;
+  EXPECT_TRUE(stack->handle_guest_frame(tcp_frame({.seq = 2, .ack = server, .flags = f::kAck, .payload = "GET / HTTP/1.1\r\n\r\n"}), now));
+  auto got = frames();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(got[0].payload.starts_with("HTTP/1.1 401"));
+  auto bad = tcp_frame({.seq = 1, .flags = f::kSyn});
+  bad[14 + 8] ^= 1;  // IPv4 header checksum now wrong
+  EXPECT_TRUE(stack->handle_guest_frame(bad, now));
+  EXPECT_TRUE(stack->handle_guest_frame(tcp_frame({.seq = 20, .flags = f::kRst}), now));
+  EXPECT_EQ(registry.counter("mmds.rx_accepted").get(), 4u);
+  EXPECT_EQ(registry.counter("mmds.rx_accepted_err").get(), 1u);
+  EXPECT_EQ(registry.counter("mmds.rx_count").get(), 1u);
+  EXPECT_EQ(registry.counter("mmds.rx_no_token").get(), 1u);
+  EXPECT_EQ(registry.counter("mmds.tx_frames").get(), 2u);
+  EXPECT_EQ(registry.counter("mmds.connections_created").get(), 1u);
+  EXPECT_EQ(registry.counter("mmds.connections_destroyed").get(), 1u);
+}
+
+}  // namespace
+}  // namespace hearth::virtio::net::mmds

@@ -1,6 +1,7 @@
 #pragma once
 // One vsock stream between a guest port and a host Unix socket: its state, the bytes held on each
 // side, and the credit arithmetic of virtio 1.2, 5.10.6.3 (buf_alloc / fwd_cnt).
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -54,8 +55,8 @@ struct Connection {
   bool in_rx_list = false;
   bool closing = false;     // the guest shut both ways: RST once tx_buf is flushed
   bool host_hup = false;    // the host socket hung up; no longer in the event loop, read by pulling
-  // Host-initiated: the "OK <port>\n" reply is due once the guest answered.
-  std::string ok_line;
+  // Host-initiated: when an unanswered REQUEST gives up (kConnectTimeoutMs).
+  std::chrono::steady_clock::time_point connect_deadline{};
 
   // Bytes the guest can take now: its buf_alloc minus what is in flight (never negative).
   uint32_t peer_credit() const {

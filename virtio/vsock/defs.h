@@ -62,6 +62,9 @@ inline constexpr size_t kMaxConnections = 256;
 inline constexpr size_t kMaxPendingConnects = 64;
 // RSTs for unknown connections waiting for an rx buffer; more are dropped (the guest just retries).
 inline constexpr size_t kMaxQueuedResets = 1024;
+// A host-initiated connection the guest has not answered (RESPONSE or RST) by then is reset and its host
+// socket closed (Firecracker: 2 s).
+inline constexpr int kConnectTimeoutMs = 2000;
 // First local port handed to host-initiated connections (as Firecracker).
 inline constexpr uint32_t kFirstLocalPort = 1u << 30;
 

@@ -224,6 +224,7 @@ void VsockDevice::export_metrics(metrics::Registry& registry, const std::string&
       {"tx_write_fails", &metrics_.tx_write_fails},
       {"rx_read_fails", &metrics_.rx_read_fails},
       {"bad_connect_lines", &metrics_.bad_connect_lines},
+      {"connect_timeouts", &metrics_.connect_timeouts},
       {"transport_reset_events", &metrics_.transport_reset_events},
       {"queue_errors", &metrics_.queue_errors},
   };

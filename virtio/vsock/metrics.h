@@ -26,6 +26,7 @@ struct VsockMetrics {
   std::atomic<uint64_t> tx_write_fails{0};     // host socket write errors
   std::atomic<uint64_t> rx_read_fails{0};      // host socket read errors
   std::atomic<uint64_t> bad_connect_lines{0};  // host sent something other than "CONNECT <port>\n"
+  std::atomic<uint64_t> connect_timeouts{0};   // host-initiated connections the guest never answered
   std::atomic<uint64_t> transport_reset_events{0};
   std::atomic<uint64_t> queue_errors{0};
 };

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -84,11 +85,47 @@ Muxer::Muxer(uint64_t guest_cid, std::string uds_path, EventLoop* loop, std::mut
     on_listener();
     rx_ready_();
   });
+  connect_timer_ = UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  if (!connect_timer_) throw Error(fmt::format("vsock: timerfd_create: {}", std::strerror(errno)));
+  connect_timer_reg_ = EventRegistration(*loop_, connect_timer_.get(), EPOLLIN, [this](uint32_t) {
+    std::lock_guard lock(mutex_);
+    uint64_t expirations;
+    [[maybe_unused]] const ssize_t n = ::read(connect_timer_.get(), &expirations, sizeof expirations);
+    connect_timer_armed_ = false;
+    on_connect_timer();
+    rx_ready_();
+  });
+}
+
+void Muxer::arm_connect_timer() {
+  if (connect_timer_armed_ || !connect_timer_) return;
+  // Checked every half timeout: a connection gives up between 1x and 1.5x kConnectTimeoutMs.
+  itimerspec spec{};
+  spec.it_value.tv_nsec = static_cast<long>(kConnectTimeoutMs % 2000) * 500000;
+  spec.it_value.tv_sec = kConnectTimeoutMs / 2000;
+  if (::timerfd_settime(connect_timer_.get(), 0, &spec, nullptr) == 0) connect_timer_armed_ = true;
+}
+
+void Muxer::on_connect_timer() {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<ConnKey> expired;
+  bool waiting = false;
+  for (const auto& [key, c] : conns_) {
+    if (c->state != ConnState::kConnecting) continue;
+    if (now >= c->connect_deadline) expired.push_back(key);
+    else waiting = true;
+  }
+  for (const ConnKey& key : expired) {
+    ++metrics_.connect_timeouts;
+    kill(key, true);  // the guest may still answer later: the RST tells it the request is gone
+  }
+  if (waiting) arm_connect_timer();
 }
 
 Muxer::~Muxer() {
   // Handlers go before the sockets they watch; then the path, which is ours.
   listener_reg_.reset();
+  connect_timer_reg_.reset();
   pending_.clear();
   conns_.clear();
   if (listener_) ::unlink(uds_path_.c_str());
@@ -171,6 +208,8 @@ void Muxer::on_pending(int raw) {
   pending_.erase(it);  // unregisters before the fd is registered again below
   Connection& c = add_conn({alloc_local_port(), port}, std::move(fd), ConnState::kConnecting);
   c.need_request = true;
+  c.connect_deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kConnectTimeoutMs);
+  arm_connect_timer();
   mark_rx(c);
 }
 

@@ -64,6 +64,9 @@ class Muxer {
   void on_listener();
   void on_pending(int fd);
   void on_conn_event(ConnKey key, uint32_t events);
+  // Resets host-initiated connections the guest left unanswered past their deadline; re-arms the timer.
+  void on_connect_timer();
+  void arm_connect_timer();
 
   Connection* find(ConnKey key);
   Connection& add_conn(ConnKey key, UniqueFd fd, ConnState state);
@@ -93,6 +96,9 @@ class Muxer {
 
   UniqueFd listener_;
   EventRegistration listener_reg_;
+  UniqueFd connect_timer_;  // timerfd, armed while a host-initiated connection waits for the guest
+  EventRegistration connect_timer_reg_;
+  bool connect_timer_armed_ = false;
   std::unordered_map<int, std::unique_ptr<PendingConnect>> pending_;
   std::unordered_map<ConnKey, std::unique_ptr<Connection>, ConnKeyHash> conns_;
   std::deque<ConnKey> rx_list_;  // connections with packets due, served round robin

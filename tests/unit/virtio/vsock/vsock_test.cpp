@@ -88,6 +88,27 @@ TEST_F(VsockHost, GuestRstClosesTheHostSocket) {
   EXPECT_EQ(dev->muxer().connection_count(), 0u);
 }
 
+TEST_F(VsockHost, RequestTheGuestNeverAnswersIsResetAfterTheTimeout) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::optional<Packet> p;
+  while (!p && std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(3 * kConnectTimeoutMs)) {
+    loop.run_once(50);
+    p = take_rx();
+  }
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->h.op, kOpRst);
+  EXPECT_EQ(p->h.src_port, local);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(kConnectTimeoutMs - 100));
+  EXPECT_EQ(dev->metrics().connect_timeouts, 1u);
+  char c;
+  EXPECT_EQ(::recv(host.get(), &c, 1, 0), 0);  // closed without an "OK"
+  // A late RESPONSE finds no connection: it gets an RST too.
+  send(kOpResponse, 52, local);
+  p = wait_rx();
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->h.op, kOpRst);
+}
+
 TEST_F(VsockHost, GuestCreditLimitsWhatIsRead) {
   accept(4096);  // the guest can hold 4 KiB
   std::vector<uint8_t> big(10000, 'x');

@@ -1,11 +1,18 @@
 // libFuzzer target: a hostile vsock driver controls all of guest memory and where its rx, tx and event
 // queues lie. Packet-header parsing, the muxer's handling of every op for known and unknown
 // connections, and rx filling must never crash, hang, grow without bound or touch memory outside RAM.
-// Two phases per input: the packet parser and muxer fed straight from the bytes (no rings), then the
-// whole device over rings the input places.
+// Two phases per input: the packet parser and muxer fed straight from the bytes (no rings; guest REQUESTs
+// to port 1 reach a real listener), then the whole device over rings the input places.
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "tests/fuzz/virtio_fuzz_input.h"
 #include "virtio/queue/queue.h"
@@ -22,6 +29,37 @@ using namespace hearth::virtio;
 using namespace hearth::virtio::fuzz;
 
 constexpr uint64_t kCid = 3;
+constexpr uint32_t kListenedPort = 1;
+
+// A real host side for the muxer phase: a temporary uds_path and a listener at "<uds_path>_1", so guest
+// REQUESTs to port 1 become live connections (RW, SHUTDOWN and credit then hit real sockets).
+struct HostSide {
+  std::string dir;
+  std::string uds;
+  int listener = -1;
+  EventLoop loop;
+  HostSide() {
+    char tmpl[] = "/tmp/hearth-vsock-fuzz-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    uds = dir + "/v.sock";
+    listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    const std::string path = uds + "_" + std::to_string(kListenedPort);
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    ::bind(listener, reinterpret_cast<const sockaddr*>(&a), sizeof a);
+    ::listen(listener, 1024);
+  }
+  ~HostSide() {
+    ::close(listener);
+    ::unlink((uds + "_" + std::to_string(kListenedPort)).c_str());
+    ::rmdir(dir.c_str());
+  }
+  // Accepts and closes what the muxer connected (the host peer hangs up at once), keeping the backlog free.
+  void drain() {
+    for (int fd; (fd = ::accept(listener, nullptr, nullptr)) >= 0;) ::close(fd);
+  }
+};
 
 // Header bytes straight from the input, then its payload; returns false when the input ran out.
 bool feed_muxer(vsock::Muxer& mux, const uint8_t*& data, size_t& size) {
@@ -31,6 +69,8 @@ bool feed_muxer(vsock::Muxer& mux, const uint8_t*& data, size_t& size) {
   size -= vsock::kHeaderSize;
   if (h.src_cid & 1) h.src_cid = kCid;  // reach past the CID check often
   if (h.dst_cid & 1) h.dst_cid = vsock::kHostCid;
+  if (h.dst_port & 0x100) h.dst_port = kListenedPort;
+  h.src_port &= 7;  // few guest ports, so packets find the connections earlier ones made
   const size_t available = vsock::kHeaderSize + std::min<size_t>(size, vsock::kMaxPacketData);
   if (vsock::check_tx_header(h, available)) return true;
   mux.handle_tx(h, {data, h.len});
@@ -48,16 +88,20 @@ bool feed_muxer(vsock::Muxer& mux, const uint8_t*& data, size_t& size) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static GuestMemory mem = GuestMemory::create_anonymous({{0, kMemSize}});
   static NullInterrupt irq;
+  static HostSide host;
   {
     std::mutex m;
     vsock::VsockMetrics metrics;
-    vsock::Muxer mux(kCid, "/nonexistent/fuzz.sock", nullptr, m, metrics, [] {});
+    vsock::Muxer mux(kCid, host.uds, &host.loop, m, metrics, [] {});
     mux.set_active(true);
     const uint8_t* p = data;
     size_t left = size;
     while (feed_muxer(mux, p, left)) {
+      if (left & 1) host.drain();
+      host.loop.run_once(0);  // socket events (HUP of the closed peers, writability)
     }
   }
+  host.drain();
 
   const RingInput rx_in = take_ring_input(data, size);
   const RingInput tx_in = take_ring_input(data, size);

@@ -192,11 +192,32 @@ TEST_F(RouterTest, PrometheusCountsRequests) {
   EXPECT_EQ(registry.counter("api.invalid.count").get(), 2u);
 }
 
+// A registry kind's sub-resources reach the controller with kind, instance id and sub-path; the rest is 405.
+TEST_F(RouterTest, DeviceKindPatchAndGetReachTheController) {
+  EXPECT_EQ(send("PATCH", "/balloon", R"({"amount_mib": 16})").status, 204);
+  ASSERT_EQ(fake.device_patches.size(), 1u);
+  EXPECT_EQ(fake.device_patches[0].name, "balloon");
+  EXPECT_EQ(fake.device_patches[0].id, "");
+  EXPECT_EQ(fake.device_patches[0].patch["amount_mib"], 16);
+  const HttpResponse stats = send("GET", "/balloon/statistics");
+  ASSERT_EQ(stats.status, 200) << stats.body;
+  EXPECT_EQ(nlohmann::json::parse(stats.body), (nlohmann::json{{"name", "balloon"}, {"id", ""}, {"sub", "statistics"}}));
+  EXPECT_EQ(send("PATCH", "/network-interfaces/eth0", R"({"iface_id": "eth0"})").status, 204);
+  EXPECT_EQ(fake.device_patches.back().name, "network-interfaces");
+  EXPECT_EQ(fake.device_patches.back().id, "eth0");
+  EXPECT_EQ(fault(send("PATCH", "/network-interfaces/eth0", R"({"iface_id": "eth1"})")),
+            "network-interfaces: iface_id 'eth1' in the body does not match 'eth0' in the path");
+  EXPECT_EQ(fault(send("PATCH", "/entropy", "{}"), 405), "Invalid request method and/or path: PATCH /entropy. Allowed methods: PUT.");
+  EXPECT_EQ(fake.device_patches.size(), 2u);  // refused bodies never reach it
+}
+
 TEST_F(RouterTest, UnsupportedAndInvalid) {
-  for (const char* r : {"network-interfaces", "balloon", "pmem"}) {
-    EXPECT_EQ(fault(send("PUT", std::string("/") + r + "/x", "{}")),
-              std::string(r) + " is not supported yet");
-  }
+  EXPECT_EQ(fault(send("PUT", "/pmem/x", "{}")), "pmem is not supported yet");
+  // Registry kinds: a multi-instance one validates the body; a single-instance one has no /<id>.
+  EXPECT_EQ(fault(send("PUT", "/network-interfaces/x", "{}")), "network-interfaces: missing required field 'iface_id'");
+  EXPECT_EQ(fault(send("PUT", "/network-interfaces/x", R"({"iface_id": "y", "host_dev_name": "t"})")),
+            "network-interfaces: iface_id 'y' in the body does not match 'x' in the path");
+  EXPECT_EQ(fault(send("PUT", "/balloon/x", "{}"), 404), "Invalid request method and/or path: PUT /balloon/x.");
   EXPECT_EQ(fault(send("GET", "/nope"), 404), "Invalid request method and/or path: GET /nope.");
   EXPECT_EQ(fault(send("DELETE", "/boot-source"), 405),
             "Invalid request method and/or path: DELETE /boot-source. Allowed methods: PUT.");

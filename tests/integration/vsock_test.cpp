@@ -217,7 +217,7 @@ TEST_F(VsockTest, GuestConnectsOutOver64ConnectionsToUdsPathPort) {
   EXPECT_EQ(server.accepted(), 64);
 }
 
-TEST_F(VsockTest, GuestConnectsOutWithOneByteAnd128KiB) {
+TEST_F(VsockTest, GuestConnectsOutWithOneByteAnd1MiB) {
   HEARTH_REQUIRE_KVM();
   EchoServer server(uds() + "_5001");
   ASSERT_TRUE(server.ok());
@@ -225,8 +225,8 @@ TEST_F(VsockTest, GuestConnectsOutWithOneByteAnd128KiB) {
     auto vm = boot("testguest.vsock_connect=5001 testguest.vsock_bytes=1");
     expect_pass(*vm, "vsock-echo: ok served=0 connected=1 echoed=0 verified=1 ");
   }
-  auto vm = boot("testguest.vsock_connect=5001 testguest.vsock_bytes=131072");
-  expect_pass(*vm, "vsock-echo: ok served=0 connected=1 echoed=0 verified=131072 ");
+  auto vm = boot("testguest.vsock_connect=5001 testguest.vsock_bytes=1048576");
+  expect_pass(*vm, "vsock-echo: ok served=0 connected=1 echoed=0 verified=1048576 ");
 }
 
 TEST_F(VsockTest, GuestConnectToAPortWithoutListenerIsReset) {

@@ -12,6 +12,7 @@ list(APPEND TESTGUEST_SOURCES
   tests/net_echo.c
   tests/net_bench.c
   tests/net_mmds.c
+  tests/net_hostile.c
 )
 
 add_test(NAME testguest_qemu_net

@@ -4,25 +4,29 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
+# Each phase prints its start time in seconds since the script began, so a slow CI run shows where.
+started=$SECONDS
+phase() { echo "== [$((SECONDS - started)) s] $*"; }
 
 scripts/setup-deps.sh
 resources/fetch-debian-kernel.sh resources/out
 resources/make-initramfs.sh resources/out
 
-echo "== include-direction check (docs/architecture.md)"
+phase "include-direction check (docs/architecture.md)"
 python3 scripts/check-layers.py
 scripts/check-layers-selftest.sh
 
-echo "== build (warnings are errors)"
+phase "build (warnings are errors)"
 cmake -S . -B build-ci -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEARTH_WERROR=ON
 cmake --build build-ci -j "$jobs"
-echo "== all tests"
+phase "all tests"
 ctest --test-dir build-ci --output-on-failure -j "$jobs"
 
 # The QEMU reference runs and the Debian kernel check exercise no extra Hearth code paths and take
 # minutes, so the sanitizer pass skips them.
-echo "== ASan/UBSan build: unit and integration tests"
+phase "ASan/UBSan build: unit and integration tests"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHEARTH_WERROR=ON -DHEARTH_SANITIZE=ON
 cmake --build build-asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE qemu -E DebianKernel
+phase "done"

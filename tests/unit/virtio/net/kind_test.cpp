@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/unit/error_of.h"
 #include "virtio/net/kind.h"
 #include "vmm/base/error.h"
 
@@ -18,16 +19,7 @@ json body(json extra = json::object()) {
   return b;
 }
 
-// The message of the Error `f` throws, or "" when it does not throw.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using hearth::test::error_of;
 
 TEST(NetKind, ValidBodyIsNormalised) {
   const json j = validate_net(body({{"guest_mac", "06:00:AC:10:00:02"},
@@ -78,7 +70,7 @@ TEST(NetKind, DuplicateTapOrMacAcrossInstances) {
   m = error_of([&] { validate_net_instances(json::array({a, b}), "network-interfaces"); });
   EXPECT_NE(m.find("network-interfaces.guest_mac"), std::string::npos) << m;
   b = validate_net(json{{"iface_id", "eth1"}, {"host_dev_name", "tap1"}, {"guest_mac", "06:00:00:00:00:02"}}, "n");
-  EXPECT_EQ(error_of([&] { validate_net_instances(json::array({a, b}), "network-interfaces"); }), "");
+  EXPECT_EQ(error_of([&] { validate_net_instances(json::array({a, b}), "network-interfaces"); }), "<no error>");
 }
 
 TEST(NetKind, KindDescribesAMultiInstancePostBootPatchableResource) {
@@ -99,7 +91,7 @@ TEST(NetKind, PatchValidationAndApplication) {
   EXPECT_NE(msg(json{{"iface_id", "eth0"}, {"tx_rate_limiter", {{"ops", {{"size", "x"}}}}}}).find(
                 "network-interfaces.tx_rate_limiter"),
             std::string::npos);
-  EXPECT_NE(error_of([] { validate_net_patch("statistics", json{{"iface_id", "eth0"}}, "n"); }), "");
+  EXPECT_NE(error_of([] { validate_net_patch("statistics", json{{"iface_id", "eth0"}}, "n"); }), "<no error>");
 
   const json section = validate_net(body({{"rx_rate_limiter", {{"bandwidth", {{"size", 1000}, {"refill_time", 100}}},
                                                                {"ops", {{"size", 10}, {"refill_time", 100}}}}}}),

@@ -170,18 +170,19 @@ class ApiFlood : public ::testing::Test {
   }
 
   // The API thread must sleep while nothing can progress.
+  // Once the sockets are full hearth must go idle. It may first finish answering what it read before they
+  // filled (a sanitizer build does that ~10x slower: 0.57 s of CPU in the first second was measured there);
+  // a busy loop never settles, so up to 10 one-second windows are watched for one under the bound.
   void check_idle_cpu(const char* flood) {
-    const double before = cpu_seconds(pid_->load());
-    std::this_thread::sleep_for(milliseconds(1000));
-    const double used = cpu_seconds(pid_->load()) - before;
-    std::printf("[ flood %s ] hearth CPU over 1 s: %.2f s\n", flood, used);
-#ifdef HEARTH_TEST_SANITIZED
-    // ASan/UBSan instrument every instruction of the API thread's event loop (0.57 s measured for the
-    // pipeliners, 0.00 s in the normal build): the bound that matters is the normal build's.
-    EXPECT_LT(used, 0.9);
-#else
-    EXPECT_LT(used, 0.3);
-#endif
+    double used = 0;
+    for (int window = 1; window <= 10; ++window) {
+      const double before = cpu_seconds(pid_->load());
+      std::this_thread::sleep_for(milliseconds(1000));
+      used = cpu_seconds(pid_->load()) - before;
+      std::printf("[ flood %s ] hearth CPU over second %d: %.2f s\n", flood, window, used);
+      if (used < 0.3) return;
+    }
+    ADD_FAILURE() << "hearth never went idle under the " << flood << " flood: " << used << " s of CPU in the last second";
   }
 
   // SIGTERM with the flood's connections still open: exit status 0 within 1 s.

@@ -231,7 +231,13 @@ TEST_F(MmdsGuest, HalfOpenFloodAndMalformedHttpSurvived) {
   std::printf("mmds flood: hearth RSS %llu KiB at boot, %llu KiB after 2000 half-open SYNs\n",
               (unsigned long long)before, (unsigned long long)after);
   ASSERT_GT(before, 0u);
-  EXPECT_LT(after, before + 8 * 1024);  // connections, buffers and the frame queue are bounded
+  // Connections, buffers and the frame queue are bounded. ASan keeps freed memory in quarantine (38 MiB
+  // grew in a sanitizer CI run), so there the bound only catches runaway growth.
+#ifdef HEARTH_TEST_SANITIZED
+  EXPECT_LT(after, before + 96 * 1024);
+#else
+  EXPECT_LT(after, before + 8 * 1024);
+#endif
 }
 
 }  // namespace

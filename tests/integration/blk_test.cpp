@@ -17,13 +17,6 @@ using nlohmann::json;
 
 constexpr size_t kImageBytes = 64 * 1024;  // the guest's SHA-256 is slow under nested KVM; keep it small
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string random_bytes(size_t n, unsigned seed) {
   std::mt19937 gen(seed);
   std::string bytes(n, '\0');
@@ -134,22 +127,6 @@ TEST_P(BlkTest, HostileDriverGetsErrorsAndTheVmmSurvives) {
     EXPECT_FALSE(lines_with_prefix(r.out, "BLK HOSTILE ").empty());
     EXPECT_EQ(lines_with_prefix(r.out, "TESTGUEST PASS").size(), 1u);
   }
-}
-
-// Sums every metric whose dotted name ends in `suffix` over all JSON lines of a metrics file.
-uint64_t sum_metric(const std::string& metrics_file, const std::string& suffix) {
-  uint64_t total = 0;
-  std::istringstream lines(read_file(metrics_file));
-  std::function<void(const json&, const std::string&)> walk = [&](const json& j, const std::string& name) {
-    if (j.is_object()) {
-      for (const auto& [k, v] : j.items()) walk(v, name.empty() ? k : name + "." + k);
-    } else if (j.is_number_unsigned() && name.size() >= suffix.size() &&
-               name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      total += j.get<uint64_t>();
-    }
-  };
-  for (std::string line; std::getline(lines, line);) walk(json::parse(line), "");
-  return total;
 }
 
 TEST_P(BlkTest, RateLimiterThrottlesAndTheGuestStillCompletes) {

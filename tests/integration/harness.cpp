@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -219,6 +220,29 @@ std::vector<std::string> lines_with_prefix(const std::string& text, const std::s
     if (line.rfind(prefix, 0) == 0) lines.push_back(line);
   }
   return lines;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+uint64_t sum_metric(const std::string& metrics_file, const std::string& suffix) {
+  uint64_t total = 0;
+  std::istringstream lines(read_file(metrics_file));
+  std::function<void(const nlohmann::json&, const std::string&)> walk = [&](const nlohmann::json& j,
+                                                                            const std::string& name) {
+    if (j.is_object()) {
+      for (const auto& [k, v] : j.items()) walk(v, name.empty() ? k : name + "." + k);
+    } else if (j.is_number_unsigned() && name.size() >= suffix.size() &&
+               name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      total += j.get<uint64_t>();
+    }
+  };
+  for (std::string line; std::getline(lines, line);) walk(nlohmann::json::parse(line), "");
+  return total;
 }
 
 std::string value_of(const std::string& text, const std::string& key) {

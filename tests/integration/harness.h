@@ -1,6 +1,7 @@
 #pragma once
 // Runs the hearth binary (or QEMU) as a child process and captures what it prints.
 #include <chrono>
+#include <cstdint>
 #include <atomic>
 #include <filesystem>
 #include <memory>
@@ -109,6 +110,11 @@ nlohmann::json testguest_config(uint32_t vcpus, uint32_t mem_mib, const std::str
 // Lines of `text` starting with `prefix`.
 std::vector<std::string> lines_with_prefix(const std::string& text, const std::string& prefix);
 // The value after "key=" on the first line starting with `line_prefix` ("" if absent).
+// The whole file ("" when it cannot be read).
+std::string read_file(const std::string& path);
+// Sum over a metrics file's JSON lines (deltas) of every counter whose dotted name ends with `suffix`.
+uint64_t sum_metric(const std::string& metrics_file, const std::string& suffix);
+
 std::string value_of(const std::string& text, const std::string& key);
 
 }  // namespace hearth::test

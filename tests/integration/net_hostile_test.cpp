@@ -135,31 +135,6 @@ BlastResult blast(const std::string& ns, const std::string& dev, int frames) {
   return r;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Sum of every metrics line's counter whose dotted name ends with `suffix` (the lines carry deltas).
-uint64_t sum_metric(const std::string& metrics_file, const std::string& suffix) {
-  uint64_t total = 0;
-  std::istringstream lines(read_file(metrics_file));
-  std::function<void(const json&, const std::string&)> walk = [&](const json& j, const std::string& name) {
-    if (j.is_object()) {
-      for (const auto& [k, v] : j.items()) walk(v, name.empty() ? k : name + "." + k);
-    } else if (j.is_number_unsigned() && name.size() >= suffix.size() &&
-               name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      total += j.get<uint64_t>();
-    }
-  };
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.empty()) walk(json::parse(line), "");
-  }
-  return total;
-}
-
 TEST(NetHostile, MalformedFramesFromTheHostLeaveHearthWorking) {
   if (auto reason = kvm_unavailable_reason(); !reason.empty()) GTEST_SKIP() << "SKIP (needs KVM): " << reason;
   if (auto reason = Netns::unavailable_reason(); !reason.empty()) GTEST_SKIP() << "SKIP (needs netns/TAP): " << reason;
